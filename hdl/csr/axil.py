@@ -1,0 +1,61 @@
+"""AXI4-Lite slave front end of the register file."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signatures import AXI4LiteSignature
+from .bus import CsrSignature
+
+
+__all__ = ["AXI4LiteCsrSlave"]
+
+
+class AXI4LiteCsrSlave(wiring.Component):
+    """Turns AXI4-Lite transactions into register-bus strobes; always answers OKAY.
+
+    A write is taken when both AW and W are valid (awready and wready rise together, which
+    the spec allows) and no response is pending, so a bready stall never loses a write.
+    """
+
+    def __init__(self, *, addr_width):
+        self._addr_width = addr_width
+        super().__init__({
+            "axil": In(AXI4LiteSignature(addr_width=addr_width)),
+            "csr": Out(CsrSignature(addr_width=addr_width - 2)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        axil, csr = self.axil, self.csr
+
+        take_write = axil.awvalid & axil.wvalid & ~axil.bvalid
+        m.d.comb += [
+            axil.awready.eq(take_write),
+            axil.wready.eq(take_write),
+            csr.w_stb.eq(take_write),
+            csr.w_addr.eq(axil.awaddr[2:]),
+            csr.w_data.eq(axil.wdata),
+            csr.w_strb.eq(axil.wstrb),
+            axil.bresp.eq(0),
+        ]
+        with m.If(take_write):
+            m.d.sync += axil.bvalid.eq(1)
+        with m.Elif(axil.bready):
+            m.d.sync += axil.bvalid.eq(0)
+
+        # Register data arrives one cycle after the strobe; hold R until it is taken.
+        read_pending = Signal()
+        take_read = axil.arvalid & ~axil.rvalid & ~read_pending
+        m.d.comb += [
+            axil.arready.eq(take_read),
+            csr.r_stb.eq(take_read),
+            csr.r_addr.eq(axil.araddr[2:]),
+            axil.rresp.eq(0),
+        ]
+        m.d.sync += read_pending.eq(take_read)
+        with m.If(read_pending):
+            m.d.sync += [axil.rvalid.eq(1), axil.rdata.eq(csr.r_data)]
+        with m.Elif(axil.rready):
+            m.d.sync += axil.rvalid.eq(0)
+        return m

@@ -1,0 +1,39 @@
+"""Wishbone B4 classic slave front end of the register file."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signatures import WishboneSignature
+from .bus import CsrSignature
+
+
+__all__ = ["WishboneCsrSlave"]
+
+
+class WishboneCsrSlave(wiring.Component):
+    """Answers each classic cycle with one registered ack (reads need that cycle anyway)."""
+
+    def __init__(self, *, addr_width):
+        super().__init__({
+            "wb": In(WishboneSignature(addr_width=addr_width, data_width=32, pipelined=False)),
+            "csr": Out(CsrSignature(addr_width=addr_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        wb, csr = self.wb, self.csr
+
+        # The strobe of a classic cycle stays up until ack: act only on its first cycle.
+        busy = Signal()
+        take = wb.cyc & wb.stb & ~busy
+        m.d.comb += [
+            csr.r_addr.eq(wb.adr), csr.w_addr.eq(wb.adr),
+            csr.r_stb.eq(take & ~wb.we),
+            csr.w_stb.eq(take & wb.we),
+            csr.w_data.eq(wb.dat_w),
+            csr.w_strb.eq(wb.sel),
+            wb.dat_r.eq(csr.r_data),
+        ]
+        m.d.sync += [wb.ack.eq(take), busy.eq(take)]
+        return m

@@ -1,0 +1,1 @@
+"""The data engine: channels, burst planning, arbitration and the data mover."""

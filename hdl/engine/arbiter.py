@@ -1,0 +1,60 @@
+"""Round-robin arbiter between the channels' burst streams (ABI §6)."""
+
+from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .planner import Burst
+
+
+__all__ = ["ChannelBurst", "BurstArbiter"]
+
+
+def ChannelBurst(addr_width, channels):
+    return data.StructLayout({"burst": Burst(addr_width),
+                              "channel": unsigned(max(1, (channels - 1).bit_length()))})
+
+
+class BurstArbiter(wiring.Component):
+    """Grants one burst at a time, round-robin from the channel after the last one granted.
+
+    So no active channel waits for more than one burst of every other channel. The output
+    is registered, which also cuts the path from the planners to the mover.
+    """
+
+    def __init__(self, *, addr_width, channels):
+        self._channels = channels
+        members = {f"ch{n}": In(stream.Signature(Burst(addr_width))) for n in range(channels)}
+        members["out"] = Out(stream.Signature(ChannelBurst(addr_width, channels)))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self._channels
+        inputs = [getattr(self, f"ch{i}") for i in range(n)]
+        requests = Cat(i.valid for i in inputs)
+        last = Signal(range(n))
+        # Requests of channels after `last` win over those up to it.
+        after_last = Signal(n)
+        m.d.comb += after_last.eq(requests & ~((2 << last) - 1))
+
+        grant = Signal(range(n))
+        any_request = requests.any()
+        for pool in (requests, after_last):   # later assignment wins: after_last first
+            with m.If(pool.any()):
+                for i in reversed(range(n)):  # lowest index wins within a pool
+                    with m.If(pool[i]):
+                        m.d.comb += grant.eq(i)
+
+        take = any_request & (~self.out.valid | self.out.ready)
+        with m.If(self.out.ready):
+            m.d.sync += self.out.valid.eq(0)
+        with m.If(take):
+            m.d.sync += [self.out.valid.eq(1), self.out.payload.channel.eq(grant), last.eq(grant)]
+            with m.Switch(grant):
+                for i in range(n):
+                    with m.Case(i):
+                        m.d.sync += self.out.payload.burst.eq(inputs[i].payload)
+        for i in range(n):
+            m.d.comb += inputs[i].ready.eq(take & (grant == i))
+        return m

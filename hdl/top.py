@@ -1,0 +1,155 @@
+"""The top-level component: the ports of ABI §1 around the engine."""
+
+from amaranth.hdl import Cat, Module, Mux
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from . import registers as regs
+from .bus.axi4 import AXI4Adapter
+from .bus.signatures import AXI4LiteSignature, AXI4Signature, WishboneSignature
+from .bus.wishbone import WishboneAdapter
+from .config import Config
+from .csr.axil import AXI4LiteCsrSlave
+from .csr.regfile import RegisterBlock, RegisterFile
+from .csr.wishbone import WishboneCsrSlave
+from .engine.arbiter import BurstArbiter
+from .engine.channel import Channel
+from .engine.mover import DataMover
+from .registers import ErrorCode
+
+
+__all__ = ["DMAController"]
+
+VERSION = regs.VERSION
+
+
+class DMAController(wiring.Component):
+    """The Hauler DMA controller.
+
+    Parameters
+    ----------
+    config : Config
+        What to build; see :class:`~hauler.Config`.
+
+    Members
+    -------
+    s_axil or s_wb : In(...)
+        The register port (``config.csr``).
+    m_axi or m_wb : Out(...)
+        The memory master (``config.master``).
+    irq : Out(1)
+        High while any channel has ``IRQ_STATUS & IRQ_ENABLE`` non-zero.
+    """
+
+    def __init__(self, config=None):
+        if config is None:
+            config = Config()
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a hauler.Config, not {config!r}")
+        self.config = config
+        members = {}
+        if config.csr == "axil":
+            members["s_axil"] = In(AXI4LiteSignature(addr_width=regs.CSR_ADDR_WIDTH))
+        else:
+            members["s_wb"] = In(WishboneSignature(addr_width=regs.CSR_ADDR_WIDTH - 2,
+                                                   data_width=32, pipelined=False))
+        if config.master == "axi4":
+            members["m_axi"] = Out(AXI4Signature(addr_width=config.addr_width,
+                                                 data_width=config.data_width))
+        else:
+            members["m_wb"] = Out(WishboneSignature(
+                addr_width=config.addr_width - config.beat_shift,
+                data_width=config.data_width, pipelined=True))
+        members["irq"] = Out(1)
+        super().__init__(members)
+
+    def _global_values(self):
+        cfg = self.config
+        major, minor, patch = VERSION
+        return {
+            ("ID", "VALUE"): regs.ID_VALUE,
+            ("VERSION", "MAJOR"): major, ("VERSION", "MINOR"): minor,
+            ("VERSION", "PATCH"): patch,
+            ("CONFIG", "CHANNELS"): cfg.channels,
+            ("CONFIG", "DATA_BYTES_LOG2"): cfg.beat_shift,
+            ("CONFIG", "ADDR_WIDTH"): cfg.addr_width,
+            # Not built yet: scatter-gather, streams, unaligned transfers, req/ack.
+            ("CONFIG", "SG"): 0, ("CONFIG", "STREAMS"): 0, ("CONFIG", "UNALIGNED"): 0,
+            ("CONFIG", "REQ_ACK"): 0,
+            ("CONFIG", "MASTER"): 0 if cfg.master == "axi4" else 1,
+            ("PARAMS", "MAX_BURST"): cfg.max_burst,
+            ("PARAMS", "FIFO_DEPTH_LOG2"): cfg.fifo_depth.bit_length() - 1,
+            ("PARAMS", "OUTSTANDING"): cfg.outstanding,
+            ("PARAMS", "LEN_WIDTH"): cfg.len_width,
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+
+        # --- Register port and register file.
+        if cfg.csr == "axil":
+            m.submodules.csr_port = csr_port = AXI4LiteCsrSlave(addr_width=regs.CSR_ADDR_WIDTH)
+            wiring.connect(m, wiring.flipped(self.s_axil), csr_port.axil)
+        else:
+            m.submodules.csr_port = csr_port = WishboneCsrSlave(
+                addr_width=regs.CSR_ADDR_WIDTH - 2)
+            wiring.connect(m, wiring.flipped(self.s_wb), csr_port.wb)
+
+        global_regs = RegisterBlock(regs.GLOBAL_REGISTERS, name="global")
+        m.submodules.global_regs = global_regs
+        for key, value in self._global_values().items():
+            m.d.comb += global_regs[key].eq(value)
+        blocks = {0: global_regs}
+        channel_regs = []
+        for n in range(cfg.channels):
+            block = RegisterBlock(regs.CHANNEL_REGISTERS, name=f"ch{n}",
+                                  resets={"beat_bytes": cfg.beat_bytes})
+            m.submodules[f"ch{n}_regs"] = block
+            blocks[n + 1] = block
+            channel_regs.append(block)
+        m.submodules.regfile = RegisterFile(csr_port.csr, blocks)
+
+        # --- Engine: channels -> arbiter -> mover -> bus adapter.
+        m.submodules.arbiter = arbiter = BurstArbiter(addr_width=cfg.addr_width,
+                                                      channels=cfg.channels)
+        m.submodules.mover = mover = DataMover(
+            addr_width=cfg.addr_width, data_width=cfg.data_width, channels=cfg.channels,
+            outstanding=cfg.outstanding, fifo_depth=cfg.fifo_depth, max_burst=cfg.max_burst)
+        wiring.connect(m, arbiter.out, mover.bursts)
+
+        if cfg.master == "axi4":
+            m.submodules.adapter = adapter = AXI4Adapter(addr_width=cfg.addr_width,
+                                                         data_width=cfg.data_width)
+            wiring.connect(m, adapter.axi, wiring.flipped(self.m_axi))
+        else:
+            m.submodules.adapter = adapter = WishboneAdapter(addr_width=cfg.addr_width,
+                                                             data_width=cfg.data_width)
+            wiring.connect(m, adapter.wb, wiring.flipped(self.m_wb))
+        wiring.connect(m, mover.read, adapter.read)
+        wiring.connect(m, mover.write, adapter.write)
+
+        channels = []
+        for n, block in enumerate(channel_regs):
+            channel = Channel(cfg, block)
+            m.submodules[f"ch{n}"] = channel
+            channels.append(channel)
+            wiring.connect(m, channel.planner.bursts, getattr(arbiter, f"ch{n}"))
+            ours = lambda event: event.valid & (event.channel == n)
+            read_fault, write_fault = ours(mover.read_fault), ours(mover.write_fault)
+            m.d.comb += [
+                channel.retire_valid.eq(ours(mover.retire)),
+                channel.retire_beats.eq(mover.retire.beats),
+                # A read and a write fault of one channel in the same cycle: the read's
+                # is the earlier failure of the transfer.
+                channel.fault_valid.eq(read_fault | write_fault),
+                channel.fault_code.eq(
+                    Mux(read_fault, ErrorCode.READ_ERROR, ErrorCode.WRITE_ERROR)),
+                channel.fault_addr.eq(Mux(read_fault, mover.read_fault.addr,
+                                                mover.write_fault.addr)),
+            ]
+        m.d.comb += mover.discard.eq(Cat(c.discard for c in channels))
+
+        irqs = Cat(c.irq for c in channels)
+        m.d.comb += [global_regs["IRQ_SUMMARY", "VALUE"].eq(irqs), self.irq.eq(irqs.any())]
+        return m
