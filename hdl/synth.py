@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import rtlil
@@ -20,9 +20,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import Config
+from .errors import ToolError
 
 
-__all__ = ["DEVICES", "PinWrapper", "SynthError", "SynthResult", "synthesize"]
+__all__ = ["DEVICES", "PinWrapper", "SynthResult", "synthesize"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class _Device:
     ram_cells: tuple
 
 
+#: The devices ``synthesize`` knows: how to build for each and which Yosys cells to count.
 DEVICES = {
     "ice40-up5k": _Device(
         yosys_synth="synth_ice40",
@@ -77,10 +79,6 @@ _CORE_MODULE = f"{_TOP}.{_CORE}"
 _REPO = Path(__file__).resolve().parent.parent
 
 
-class SynthError(RuntimeError):
-    """A synthesis tool is missing or failed."""
-
-
 @dataclass
 class SynthResult:
     """Area and speed of the core alone, the pin wrapper excluded.
@@ -102,7 +100,7 @@ class SynthResult:
         Fmax nextpnr achieved on the clock after routing.
     target_mhz : float
         Clock target given to nextpnr.
-    critical_path : tuple of (str, str)
+    critical_path : (str, str)
         nextpnr cell names at the start and the end of the slowest register-to-register path;
         cells of the core are named ``core.*``.
     workdir : Path
@@ -116,8 +114,8 @@ class SynthResult:
     ram_blocks: dict
     fmax_mhz: float
     target_mhz: float
-    critical_path: tuple = ("", "")
-    workdir: Path = field(default=None, compare=False)
+    critical_path: tuple
+    workdir: Path
 
     def format(self):
         """A short human-readable table."""
@@ -213,8 +211,8 @@ def _tool(var, default, package):
     search_path = os.pathsep.join([os.environ.get("PATH", ""), str(Path(sys.executable).parent)])
     path = shutil.which(name, path=search_path)
     if path is None:
-        raise SynthError(f"{var}={name!r} was not found on PATH: install it with "
-                         f"`pip install {package}`, or set {var} to the tool's path")
+        raise ToolError(f"{var}={name!r} was not found on PATH: install it with "
+                        f"`pip install {package}`, or set {var} to the tool's path")
     return path
 
 
@@ -227,8 +225,8 @@ def _run(args, *, log, cwd):
                                     stdin=subprocess.DEVNULL).returncode
     if returncode != 0:
         tail = "".join(Path(log).read_text(errors="replace").splitlines(keepends=True)[-20:])
-        raise SynthError(f"{Path(args[0]).name} failed (exit code {returncode}); "
-                         f"last lines of {log}:\n{tail}")
+        raise ToolError(f"{Path(args[0]).name} failed (exit code {returncode}); "
+                        f"last lines of {log}:\n{tail}")
 
 
 def synthesize(component_factory_or_config, device, *, progress=print, workdir=None,
@@ -263,8 +261,8 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
         If ``device`` is unknown, or neither ``name`` nor ``workdir`` names a factory's build.
     TypeError
         If the factory does not return a :class:`wiring.Component`.
-    SynthError
-        If a tool is missing or fails.
+    ToolError
+        If a tool is missing (naming the pip package to install) or fails (quoting its log).
     """
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(map(repr, DEVICES))}, "

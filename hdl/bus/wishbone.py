@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..memport import BEATS_WIDTH, ReadPortSignature, WritePortSignature
+from ..memport import BEATS_WIDTH, BurstCommand, ReadPortSignature, WritePortSignature
 from .signatures import WishboneSignature
 
 
@@ -68,7 +68,8 @@ class WishboneAdapter(wiring.Component):
                 can_write = self.write.cmd.valid & ~b.valid
                 pick_write = can_write & (prefer_write | ~self.read.cmd.valid)
                 pick_read = self.read.cmd.valid & ~pick_write
-                cmd = Mux(pick_write, self.write.cmd.payload, self.read.cmd.payload)
+                cmd = BurstCommand(self._addr_width)(
+                    Mux(pick_write, self.write.cmd.payload, self.read.cmd.payload))
                 m.d.comb += [self.write.cmd.ready.eq(pick_write),
                              self.read.cmd.ready.eq(pick_read)]
                 with m.If(pick_write | pick_read):

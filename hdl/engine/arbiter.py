@@ -33,7 +33,7 @@ class BurstArbiter(wiring.Component):
         n = self._channels
         inputs = [getattr(self, f"ch{i}") for i in range(n)]
         requests = Cat(i.valid for i in inputs)
-        last = Signal(range(n))
+        last = Signal(range(n), init=n - 1)   # so channel 0 goes first after reset
         # Requests of channels after `last` win over those up to it.
         after_last = Signal(n)
         m.d.comb += after_last.eq(requests & ~((2 << last) - 1))

@@ -135,9 +135,14 @@ class Channel(Elaboratable):
         with m.If(planner.start.ready):
             m.d.sync += start_valid.eq(0)
 
+        # START acts one cycle after the write, when the RW bits written with it (SG,
+        # CYCLIC) are in their registers.
+        start = Signal()
+        m.d.sync += start.eq(regs["CTRL", "START"])
+
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(regs["CTRL", "START"]):
+                with m.If(start):
                     m.d.sync += [
                         status["DONE"].eq(0), status["ERROR"].eq(0),
                         status["ERR_CODE"].eq(ErrorCode.NONE), err_addr.eq(0),

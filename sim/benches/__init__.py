@@ -1,0 +1,1 @@
+"""cocotb test modules, run through :func:`hauler.sim.runner.run`."""

@@ -1,0 +1,284 @@
+"""Build Verilog with Icarus and run cocotb benches on it: the one way tests start a simulation.
+
+Layout under the build root (``<repo>/build/sim``, or ``$HAULER_BUILD_DIR``)::
+
+    <key>/hauler_dma.v              generated Verilog of one configuration
+    <key>/hauler_dma.v.digest       digest of the hdl/ sources it was generated from
+    <key>/icarus-<top>[-waves]/     one Icarus build (sim.vvp), shared by every run
+    <key>/icarus-<top>/runs/<name>  one run: sim.log, results.xml, waves; kept only on failure
+
+Several pytest-xdist workers may ask for the same configuration at once: generation and
+builds hold an exclusive ``fcntl`` lock, runs hold it shared so a rebuild never rewrites a
+``sim.vvp`` that a simulator is loading.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import importlib.util
+from contextlib import contextmanager
+from pathlib import Path
+from xml.etree import ElementTree
+
+import hauler
+from cocotb_tools.runner import Icarus
+
+
+__all__ = ["build_root", "verilog_for", "run"]
+
+
+_HDL_DIR = Path(hauler.__file__).resolve().parent
+_REPO_DIR = _HDL_DIR.parent
+
+#: Environment variable carrying the configuration into the bench (see :func:`hauler.sim.bench.bench_config`).
+CONFIG_ENV = "HAULER_CONFIG"
+#: Environment variable fixing the random seed of every run (otherwise a fresh one is drawn and printed).
+SEED_ENV = "HAULER_SEED"
+
+_TIMESCALE = ("1ns", "1ps")
+_LOG_TAIL_LINES = 200
+
+
+def build_root():
+    """Directory holding generated Verilog, builds and runs."""
+    return Path(os.environ.get("HAULER_BUILD_DIR", _REPO_DIR / "build" / "sim")).resolve()
+
+
+@contextmanager
+def _locked(path, *, shared=False):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _write_atomic(path, text):
+    # Readers that skip the lock (the fast path of verilog_for) see the old or the new file, never half of one.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _hdl_digest():
+    """Digest of everything generation depends on: the hdl/ sources and the Amaranth version."""
+    import amaranth
+    h = hashlib.sha256(f"amaranth {amaranth.__version__}\n".encode())
+    for path in sorted(_HDL_DIR.rglob("*.py")):
+        h.update(f"{path.relative_to(_HDL_DIR)}\n".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _generate_text(config):
+    # A fresh interpreter, so edits to hdl/ made since this process imported `hauler` are seen.
+    script = ("import json, sys\n"
+              "from hauler import Config\n"
+              "from hauler.generate import generate_verilog\n"
+              "config = Config(**json.loads(sys.argv[1]))\n"
+              "sys.stdout.write(generate_verilog(config, name='hauler_dma'))\n")
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(config.as_dict())],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"generating Verilog for {config.key()} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def verilog_for(config):
+    """The generated Verilog of ``config`` (top module ``hauler_dma``), from the cache.
+
+    Regenerated when missing or when the digest of the hdl/ sources changed, so the cache
+    never serves Verilog of older sources. Safe to call from several processes at once.
+
+    Parameters
+    ----------
+    config : hauler.Config
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    directory = build_root() / config.key()
+    target = directory / "hauler_dma.v"
+    stamp = directory / "hauler_dma.v.digest"
+
+    def fresh(digest):
+        return target.exists() and stamp.exists() and stamp.read_text() == digest
+
+    digest = _hdl_digest()
+    if fresh(digest):
+        return target
+    with _locked(directory / ".lock"):
+        if not fresh(digest):
+            text = _generate_text(config)
+            # Identical text keeps the old file and its mtime, so Icarus does not rebuild.
+            if not target.exists() or target.read_text() != text:
+                _write_atomic(target, text)
+            # The stamp goes last: a fresh stamp always means a fresh target.
+            _write_atomic(stamp, digest)
+    return target
+
+
+class _Icarus(Icarus):
+    # cocotb's runner lets the parent's os.environ override `extra_env`; the caller's
+    # explicit environment (the configuration under test, the bench's knobs) must win.
+    def __init__(self, bench_env):
+        super().__init__()
+        self._bench_env = bench_env
+
+    def _set_env_test(self):
+        super()._set_env_test()
+        self.env.update(self._bench_env)
+
+
+def _waves_from_env(waves):
+    # Mirror cocotb's WAVES override here, because waves select the build directory.
+    value = os.environ.get("WAVES", "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return waves
+
+
+def _tail(path, lines=_LOG_TAIL_LINES):
+    try:
+        return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+    except FileNotFoundError:
+        return f"({path} not written)\n"
+
+
+def _failures(results_xml):
+    """(tests run, [(test name, message)] of failed tests) from cocotb's xUnit results."""
+    ran, failed = 0, []
+    for case in ElementTree.parse(results_xml).getroot().iter("testcase"):
+        ran += 1
+        for tag in ("failure", "error"):
+            element = case.find(tag)
+            if element is not None:
+                message = element.get("message") or (element.text or "").strip() or tag
+                failed.append((case.get("name"), message))
+    return ran, failed
+
+
+def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=None,
+        toplevel="hauler_dma", seed=None):
+    """Build (once) and simulate ``toplevel`` with Icarus, running the cocotb tests of ``test_module``.
+
+    Parameters
+    ----------
+    config : hauler.Config or None
+        The configuration under test: its generated Verilog is simulated, its key names the
+        build directory, and the bench reads it back with :func:`hauler.sim.bench.bench_config`.
+        May be ``None`` when ``verilog`` is given.
+    test_module : str
+        Dotted name of the cocotb test module, e.g. ``"hauler.sim.benches.copy"``.
+    testcase : str or list of str, optional
+        Run only these tests of the module (default: all).
+    env : dict of str to str, optional
+        Extra environment for the bench; it takes precedence over the parent's environment.
+    waves : bool
+        Dump an FST waveform into the run directory (kept). ``WAVES=1`` in the environment
+        also turns it on.
+    verilog : path-like, optional
+        Simulate this Verilog file instead of the generated one (test fixtures). The build
+        directory is then keyed by the file, not by ``config``.
+    toplevel : str
+        Top module name.
+    seed : int, optional
+        Seed of cocotb's random generator; default ``$HAULER_SEED`` or a fresh random one.
+        It is printed, and named in the failure message, so any failure can be replayed.
+
+    Raises
+    ------
+    AssertionError
+        Naming each failed test and its message, when any test failed, none ran, or the
+        simulator died. The run directory (log, results, waves) is kept and named.
+    RuntimeError
+        When Verilog generation or the Icarus build fails.
+    """
+    if importlib.util.find_spec(test_module) is None:
+        raise ValueError(f"test_module {test_module!r} is not importable")
+    if verilog is None:
+        if config is None:
+            raise ValueError("config is required unless verilog is given")
+        verilog = verilog_for(config)
+        key = config.key()
+    else:
+        verilog = Path(verilog).resolve()
+        key = f"fixture-{verilog.stem}-{hashlib.sha1(str(verilog).encode()).hexdigest()[:8]}"
+    waves = _waves_from_env(waves)
+    if seed is None:
+        seed = int(os.environ[SEED_ENV]) if SEED_ENV in os.environ else random.randrange(2 ** 31)
+
+    bench_env = dict(env or {})
+    if config is not None:
+        bench_env[CONFIG_ENV] = json.dumps(config.as_dict())
+
+    build_dir = build_root() / key / f"icarus-{toplevel}{'-waves' if waves else ''}"
+    runner = _Icarus(bench_env)
+    with _locked(build_dir / ".lock"):
+        try:
+            # cocotb's runner passes -g2012, under which Icarus applies `reg x = 0`
+            # initializers without an event: Yosys' always @* blocks, which rely on that
+            # event to run at time 0, would stay X until an input changes. -g2005 restores it.
+            runner.build(sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
+                         build_args=["-g2005"], timescale=_TIMESCALE, waves=waves,
+                         log_file=build_dir / "build.log")
+        except RuntimeError:
+            raise RuntimeError(f"Icarus build of {verilog} failed:\n"
+                               f"{_tail(build_dir / 'build.log')}") from None
+
+    runs_dir = build_dir / "runs"
+    runs_dir.mkdir(exist_ok=True)
+    label = test_module.rsplit(".", 1)[-1]
+    if testcase:
+        label += "-" + (testcase if isinstance(testcase, str) else "-".join(testcase)).replace(",", "-")
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=runs_dir))
+    results = run_dir / "results.xml"
+    log = run_dir / "sim.log"
+    print(f"hauler.sim.runner: {test_module} on {key} seed={seed} "
+          f"(replay with {SEED_ENV}={seed}), run dir {run_dir}")
+
+    plusargs = [f"+dumpfile_path={run_dir / (toplevel + '.fst')}"] if waves else []
+    with _locked(build_dir / ".lock", shared=True):
+        try:
+            runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
+                        seed=seed, waves=waves, build_dir=build_dir, test_dir=run_dir,
+                        results_xml=str(results), log_file=log, plusargs=plusargs,
+                        timescale=_TIMESCALE)
+        except SystemExit:
+            # Under pytest the runner sys.exit()s on failure; the results file tells us more.
+            pass
+
+    if not results.exists():
+        failure = "the simulator ended without writing results"
+    else:
+        ran, failed = _failures(results)
+        if failed:
+            failure = "failed: " + "; ".join(f"{name}: {message}" for name, message in failed)
+        elif ran == 0:
+            failure = f"no test ran (testcase={testcase!r})"
+        else:
+            failure = None
+    if failure is not None:
+        print(f"--- last {_LOG_TAIL_LINES} lines of {log} ---\n{_tail(log)}")
+        raise AssertionError(f"{test_module} on {key} {failure} "
+                             f"[seed={seed}, replay with {SEED_ENV}={seed}; log {log}]")
+    if not waves:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        print(f"hauler.sim.runner: waves in {run_dir / (toplevel + '.fst')}")
