@@ -21,39 +21,54 @@ __all__ = ["Harness", "MEMORY_SIZE"]
 MEMORY_SIZE = 1 << 20
 
 
-class BeatCounter:
-    """Counts data beats on the master port, per direction, from the moment it is reset."""
+class BusMonitor:
+    """Counts what the controller does on its ports, cycle by cycle, since :meth:`reset`.
+
+    Members
+    -------
+    cycles, reads, writes : int
+        Clock cycles, and data beats read and written on the master port.
+    csr_write_cycle : int or None
+        The cycle of the latest register write accepted on the CSR port.
+    first_read_cycle : int or None
+        The first cycle with a read request on the master bus (AR valid, or a read strobe).
+    """
 
     def __init__(self, dut, config, clock):
         self._dut, self._config, self._clock = dut, config, clock
-        self.reads = self.writes = self.cycles = 0
-        self.first_read_cycle = None
+        self.reset()
 
     def reset(self):
         self.reads = self.writes = self.cycles = 0
-        self.first_read_cycle = None
+        self.csr_write_cycle = self.first_read_cycle = None
 
     def _sample(self):
         d = self._dut
         if self._config.master == "axi4":
             read = d.m_axi__rvalid.value and d.m_axi__rready.value
             write = d.m_axi__wvalid.value and d.m_axi__wready.value
-            address = d.m_axi__arvalid.value
+            request = d.m_axi__arvalid.value
         else:
             ack = d.m_wb__ack.value or d.m_wb__err.value
             read = ack and not d.m_wb__we.value
             write = ack and d.m_wb__we.value
-            address = d.m_wb__stb.value and not d.m_wb__we.value
-        return bool(read), bool(write), bool(address)
+            request = d.m_wb__stb.value and not d.m_wb__we.value
+        if self._config.csr == "axil":
+            csr_write = d.s_axil__awvalid.value and d.s_axil__awready.value
+        else:
+            csr_write = d.s_wb__ack.value and d.s_wb__we.value
+        return bool(read), bool(write), bool(request), bool(csr_write)
 
     async def run(self):
         while True:
             await RisingEdge(self._clock)
-            read, write, address = self._sample()
+            read, write, request, csr_write = self._sample()
             self.cycles += 1
             self.reads += read
             self.writes += write
-            if address and self.first_read_cycle is None:
+            if csr_write:
+                self.csr_write_cycle = self.cycles
+            if request and self.first_read_cycle is None:
                 self.first_read_cycle = self.cycles
 
 
@@ -66,7 +81,7 @@ class Harness:
         self.checker = checker
         self.driver = driver
         self.rng = rng
-        self.beats = BeatCounter(dut, config, clock)
+        self.monitor = BusMonitor(dut, config, clock)
 
     @classmethod
     async def create(cls, dut, *, backpressure=0.0, seed=None, latency=(1, 1)):
@@ -90,7 +105,7 @@ class Harness:
         csr = CsrMaster.for_config(dut, config, clock, dut.rst)
         await reset_dut(dut)
         harness = cls(dut, config, clock, memory, checker, Driver(csr, clock), rng)
-        cocotb.start_soon(harness.beats.run())
+        cocotb.start_soon(harness.monitor.run())
         return harness
 
     def fill(self, addr, length):

@@ -121,10 +121,9 @@ class Channel(Elaboratable):
         with m.If(self.retire_valid):
             m.d.sync += byte_count.eq(byte_count + (self.retire_beats << cfg.beat_shift))
 
-        start_valid = Signal()
+        restart = Signal()
         stop_pending = Signal()
         m.d.comb += [
-            planner.start.valid.eq(start_valid),
             planner.start.payload.src.eq(src), planner.start.payload.dst.eq(dst),
             planner.start.payload.length.eq(length),
             planner.start.payload.src_fixed.eq(src_mode == MODE_FIXED),
@@ -133,7 +132,9 @@ class Channel(Elaboratable):
             self.discard.eq(status["ERR_CODE"] != ErrorCode.NONE),
         ]
         with m.If(planner.start.ready):
-            m.d.sync += start_valid.eq(0)
+            m.d.sync += restart.eq(0)
+        with m.If(restart):
+            m.d.comb += planner.start.valid.eq(1)
 
         # START acts one cycle after the write, when the RW bits written with it (SG,
         # CYCLIC) are in their registers.
@@ -153,7 +154,9 @@ class Channel(Elaboratable):
                                      status["ERR_CODE"].eq(ErrorCode.BAD_DESCRIPTOR)]
                         m.d.comb += raise_error.eq(1)
                     with m.Else():
-                        m.d.sync += [status["BUSY"].eq(1), start_valid.eq(1)]
+                        # Offered to the planner at once (it is idle): one cycle saved.
+                        m.d.comb += planner.start.valid.eq(1)
+                        m.d.sync += status["BUSY"].eq(1)
                         m.next = "RUN"
 
             with m.State("RUN"):
@@ -167,7 +170,7 @@ class Channel(Elaboratable):
                     with m.Elif(regs["CTRL", "ABORT"]):
                         m.d.sync += status["ERR_CODE"].eq(ErrorCode.ABORTED)
 
-                drained = planner.idle & ~start_valid & (inflight == 0)
+                drained = planner.idle & ~restart & (inflight == 0)
                 with m.If(drained):
                     with m.If(status["ERR_CODE"] != ErrorCode.NONE):
                         m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1)]
@@ -178,7 +181,7 @@ class Channel(Elaboratable):
                         m.d.comb += raise_done.eq(1)
                         with m.If(regs["CTRL", "CYCLIC"] & ~stop_pending &
                                   ~regs["CTRL", "STOP"]):
-                            m.d.sync += [start_valid.eq(1), byte_count.eq(0)]
+                            m.d.sync += [restart.eq(1), byte_count.eq(0)]
                         with m.Else():
                             m.d.sync += [status["BUSY"].eq(0), status["DONE"].eq(1)]
                             m.d.comb += raise_end.eq(1)

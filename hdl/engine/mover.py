@@ -96,13 +96,19 @@ class DataMover(wiring.Component):
             width=resp_info.size, depth=self._outstanding)
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
+        # The command is the granted burst itself, not a copy in another register: one cycle
+        # less from START to AR. Its valid never falls before ready: the burst is held by the
+        # arbiter, and queue room and FIFO room only grow while it waits.
         free_beats = Signal(range(self._fifo_depth + 1), init=self._fifo_depth)
         burst = self.bursts.payload.burst
         cmd = self.read.cmd
         take = Signal()
-        m.d.comb += take.eq(self.bursts.valid & (~cmd.valid | cmd.ready) &
-                            read_queue.w_rdy & write_queue.w_rdy & (free_beats >= burst.beats))
         m.d.comb += [
+            cmd.valid.eq(self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy &
+                         (free_beats >= burst.beats)),
+            cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(burst.beats),
+            cmd.payload.fixed.eq(burst.src_fixed),
+            take.eq(cmd.valid & cmd.ready),
             self.bursts.ready.eq(take),
             read_queue.w_en.eq(take),
             write_queue.w_en.eq(take),
@@ -115,11 +121,6 @@ class DataMover(wiring.Component):
             wq_in.channel.eq(self.bursts.payload.channel), wq_in.dst.eq(burst.dst),
             wq_in.beats.eq(burst.beats), wq_in.fixed.eq(burst.dst_fixed),
         ]
-        with m.If(cmd.ready):
-            m.d.sync += cmd.valid.eq(0)
-        with m.If(take):
-            m.d.sync += [cmd.valid.eq(1), cmd.payload.addr.eq(burst.src),
-                         cmd.payload.beats.eq(burst.beats), cmd.payload.fixed.eq(burst.src_fixed)]
 
         # --- Read data: into the FIFO (room is reserved); report errors with the beat address.
         r = self.read.r
