@@ -83,6 +83,15 @@ class DMAController(wiring.Component):
             ("PARAMS", "LEN_WIDTH"): cfg.len_width,
         }
 
+    def _absent_channel_registers(self):
+        """Registers of what this build leaves out: they read 0 and ignore writes."""
+        absent = {"DESC_LO", "DESC_HI",   # scatter-gather
+                  "REQ_BURST"}            # req/ack handshake
+        if self.config.addr_width == 32:
+            # Address bits beyond the address width are not implemented.
+            absent |= {"SRC_HI", "DST_HI", "ERR_ADDR_HI"}
+        return absent
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
@@ -104,7 +113,8 @@ class DMAController(wiring.Component):
         channel_regs = []
         for n in range(cfg.channels):
             block = RegisterBlock(regs.CHANNEL_REGISTERS, name=f"ch{n}",
-                                  resets={"beat_bytes": cfg.beat_bytes})
+                                  resets={"beat_bytes": cfg.beat_bytes},
+                                  absent=self._absent_channel_registers())
             m.submodules[f"ch{n}_regs"] = block
             blocks[n + 1] = block
             channel_regs.append(block)

@@ -20,7 +20,12 @@ def bench_config():
 
 
 def start_clock(dut, period_ns=10, *, clock=None):
-    """Drive ``clock`` (default ``dut.clk``) and return the signal."""
+    """Drive ``clock`` (default ``dut.clk``) and return the signal.
+
+    The clock toggles inside the simulator (cocotb's ``gpi`` clock, about twice as fast as
+    the Python one) and starts low, so the first rising edge comes after the bench and the
+    models have set their initial values.
+    """
     clock = dut.clk if clock is None else clock
     Clock(clock, period_ns, unit="ns", impl="gpi").start(start_high=False)
     return clock

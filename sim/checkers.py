@@ -5,6 +5,7 @@ the next rising edge captures have settled (the DUT, the models and the benches 
 signals right after rising edges). So a bench that calls ``check()`` right after a rising
 edge finds the cycle that edge ended already checked. Nothing is checked while reset is
 high (or X).
+
 A violation is logged at once with the simulation time and kept in ``violations``; with
 ``fail_fast=True`` (the default) it also raises :class:`AssertionError` in the checker's
 task, which cocotb turns into the failure of the running test. ``check()`` raises an
@@ -126,7 +127,7 @@ class _Channel:
 def _ints(checker, label, payload, *names):
     """The named payload fields as ints, or None (after a violation) if any is X/Z."""
     try:
-        return [int(payload[name], 2) for name in names]
+        return [int(payload.get(name, "0"), 2) for name in names]  # a port without IDs uses ID 0
     except ValueError:
         checker._violation(f"{label}: X/Z in {', '.join(names)}")
         return None
@@ -144,7 +145,7 @@ class AxiMasterChecker(_Checker):
     Slave-model rules (a failure here is a bug of the memory model, not of the DUT): R
     and B hold like the master channels; no R beat without an outstanding read burst of
     its ID, ``rlast`` exactly on a burst's last beat; no B before both the AW and the last
-    W beat of a burst of its ID.
+    W beat of a burst of its ID were accepted (in an earlier cycle).
 
     Parameters
     ----------
@@ -209,6 +210,19 @@ class AxiMasterChecker(_Checker):
         return id_, beats
 
     def _sample(self):
+        # Responses first: a response may not come in the cycle its request completes.
+        r = self._r.sample()
+        if r is not None:
+            fields = _ints(self, "R (slave)", r, "rid", "rlast")
+            if fields is not None:
+                self._on_r(*fields)
+
+        b = self._b.sample()
+        if b is not None:
+            fields = _ints(self, "B (slave)", b, "bid")
+            if fields is not None:
+                self._on_b(fields[0])
+
         ar = self._ar.sample()
         if ar is not None:
             burst = self._burst("AR", ar)
@@ -226,18 +240,6 @@ class AxiMasterChecker(_Checker):
             last = _ints(self, "W", w, "wlast")
             if last is not None:
                 self._on_w(bool(last[0]))
-
-        r = self._r.sample()
-        if r is not None:
-            fields = _ints(self, "R (slave)", r, "rid", "rlast")
-            if fields is not None:
-                self._on_r(*fields)
-
-        b = self._b.sample()
-        if b is not None:
-            fields = _ints(self, "B (slave)", b, "bid")
-            if fields is not None:
-                self._on_b(fields[0])
 
     def _on_aw(self, id_, beats):
         if self._w_early:
@@ -309,8 +311,8 @@ class WishboneMasterChecker(_Checker):
     Master rules: ``stb`` only with ``cyc``; a stalled request (``cyc & stb & stall``)
     stays on the bus unchanged (``stb``, ``adr``, ``we``, ``sel``, ``dat_w``) until accepted;
     ``cyc`` does not drop while responses are pending. Slave-model rules: responses
-    (``ack | err``, counted only while ``cyc`` is high) never outnumber accepted requests;
-    ``ack`` and ``err`` never together.
+    (``ack | err``, counted only while ``cyc`` is high) never outnumber the requests
+    accepted in earlier cycles; ``ack`` and ``err`` never together.
 
     Parameters
     ----------
@@ -371,7 +373,7 @@ class WishboneMasterChecker(_Checker):
         if ack and err:
             self._violation("ack and err together (slave model bug)")
         answers = int(ack or err)
-        if answers > self._pending + accepted:
+        if answers > self._pending:  # a response comes at the earliest in the cycle after its request
             self._violation("ack/err without an outstanding request (slave model bug)")
             answers = 0
         self._pending += accepted - answers
@@ -390,7 +392,7 @@ class AxiLiteSlaveChecker(_Checker):
 
     Rules: ``bvalid`` and ``rvalid`` hold until ``bready``/``rready`` with ``bresp``,
     ``rdata``, ``rresp`` stable; no B before both the AW and the W of a write were
-    accepted, no R before its AR.
+    accepted, no R before its AR (in an earlier cycle).
 
     Parameters
     ----------
@@ -417,9 +419,7 @@ class AxiLiteSlaveChecker(_Checker):
         self._aw = self._w = self._ar = 0  # requests accepted and not yet answered
 
     def _sample(self):
-        self._aw += self._awvalid() == "1" and self._awready() == "1"
-        self._w += self._wvalid() == "1" and self._wready() == "1"
-        self._ar += self._arvalid() == "1" and self._arready() == "1"
+        # Responses first: one may not come in the cycle its request is accepted.
         if self._b.sample() is not None:
             if min(self._aw, self._w) == 0:
                 self._violation("B before both the AW and the W of a write were accepted")
@@ -431,6 +431,9 @@ class AxiLiteSlaveChecker(_Checker):
                 self._violation("R before its AR was accepted")
             else:
                 self._ar -= 1
+        self._aw += self._awvalid() == "1" and self._awready() == "1"
+        self._w += self._wvalid() == "1" and self._wready() == "1"
+        self._ar += self._arvalid() == "1" and self._arready() == "1"
 
     def _busy(self):
         busy = [f"{channel.label} valid waiting for ready" for channel in (self._b, self._r) if channel.waiting]

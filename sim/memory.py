@@ -131,7 +131,7 @@ class AxiMemory(Memory):
         self.read_if = _AxiMemoryRead(bus.read, clock, reset, self)
 
     def add_error_window(self, start, end, kind):
-        """Answer every beat addressed in ``[start, end)`` with an error.
+        """Answer with an error every beat whose bus word overlaps ``[start, end)``.
 
         Reads of such beats return zeros; writes to them change nothing.
 
@@ -150,7 +150,7 @@ class AxiMemory(Memory):
         if word + self.read_if.byte_lanes > self.size:
             return AxiResp.DECERR
         for start, end, resp in self._windows:
-            if start <= word < end:
+            if word < end and start < word + self.read_if.byte_lanes:
                 return resp
         return AxiResp.OKAY
 
@@ -229,7 +229,7 @@ class WishboneMemory(Memory):
         self._adr, self._sel, self._dat_w = reader(port("adr")), reader(port("sel")), reader(port("dat_w"))
         self._ack, self._err, self._stall, self._dat_r = port("ack"), port("err"), port("stall"), port("dat_r")
         self._clock, self._reset = clock, reader(reset)
-        self._cyc_handle = port("cyc")
+        self._cyc_port = port("cyc")  # for waiting on its edge
         self.byte_lanes = len(port("dat_w")) // 8
         self._shift = self.byte_lanes.bit_length() - 1
         self._stall_p = stall
@@ -242,14 +242,14 @@ class WishboneMemory(Memory):
         cocotb.start_soon(self._run())
 
     def add_error_window(self, start, end):
-        """Answer ERR to every access whose word lies in ``[start, end)``."""
+        """Answer ERR to every access whose bus word overlaps ``[start, end)``."""
         _check_window(start, end)
         self._windows.append((start, end))
 
     def _error(self, word):
         if word + self.byte_lanes > self.size:
             return True
-        return any(start <= word < end for start, end in self._windows)
+        return any(word < end and start < word + self.byte_lanes for start, end in self._windows)
 
     def _accept(self):
         """Perform the request on the bus now; return its response (error, read data or None)."""
@@ -264,7 +264,7 @@ class WishboneMemory(Memory):
 
     async def _run(self):
         edge = RisingEdge(self._clock)
-        cyc_rise = RisingEdge(self._cyc_handle)
+        cyc_rise = RisingEdge(self._cyc_port)
         rng, low, high = self._rng, *self._latency
         pending = collections.deque()  # (due cycle, error, read data or None for writes), oldest first
         cycle = 0

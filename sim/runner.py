@@ -2,10 +2,12 @@
 
 Layout under the build root (``<repo>/build/sim``, or ``$HAULER_BUILD_DIR``)::
 
-    <key>/hauler_dma.v              generated Verilog of one configuration
+    <key>/hauler_dma.v              generated Verilog of one configuration (<key> = Config.key())
     <key>/hauler_dma.v.digest       digest of the hdl/ sources it was generated from
     <key>/icarus-<top>[-waves]/     one Icarus build (sim.vvp), shared by every run
-    <key>/icarus-<top>/runs/<name>  one run: sim.log, results.xml, waves; kept only on failure
+    <key>/icarus-<top>/runs/<name>  one run: sim.log, results.xml, <top>.fst; kept on failure or with waves
+
+A Verilog file given to :func:`run` (a test fixture) gets ``<key> = fixture-<stem>-<hash of its path>``.
 
 Several pytest-xdist workers may ask for the same configuration at once: generation and
 builds hold an exclusive ``fcntl`` lock, runs hold it shared so a rebuild never rewrites a
@@ -14,6 +16,7 @@ builds hold an exclusive ``fcntl`` lock, runs hold it shared so a rebuild never 
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -21,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 from xml.etree import ElementTree
@@ -143,6 +145,26 @@ class _Icarus(Icarus):
         super()._set_env_test()
         self.env.update(self._bench_env)
 
+    def _build_command(self):
+        # cocotb's wave-dump module is SystemVerilog, which -g2005 (see run) rejects: run
+        # adds its own, so cocotb's must stay out even when WAVES=1 is in the environment.
+        self.waves = False
+        return super()._build_command()
+
+
+def _dump_module(build_dir, toplevel):
+    """A Verilog-2005 module dumping every signal of ``toplevel`` to ``<toplevel>.fst`` in the run directory."""
+    path = build_dir / "hauler_waves.v"
+    text = (f"module hauler_waves;\n"
+            f"    initial begin\n"
+            f"        $dumpfile(\"{toplevel}.fst\");\n"
+            f"        $dumpvars(0, {toplevel});\n"
+            f"    end\n"
+            f"endmodule\n")
+    if not path.exists() or path.read_text() != text:  # an unchanged file keeps the build
+        _write_atomic(path, text)
+    return path
+
 
 def _waves_from_env(waves):
     # Mirror cocotb's WAVES override here, because waves select the build directory.
@@ -231,13 +253,17 @@ def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=No
     build_dir = build_root() / key / f"icarus-{toplevel}{'-waves' if waves else ''}"
     runner = _Icarus(bench_env)
     with _locked(build_dir / ".lock"):
+        # cocotb's runner passes -g2012, under which Icarus applies `reg x = 0`
+        # initializers without an event: Yosys' always @* blocks, which rely on that
+        # event to run at time 0, would stay X until an input changes. -g2005 restores it.
+        sources, build_args = [verilog], ["-g2005"]
+        if waves:
+            build_dir.mkdir(parents=True, exist_ok=True)
+            sources.append(_dump_module(build_dir, toplevel))
+            build_args += ["-s", "hauler_waves"]
         try:
-            # cocotb's runner passes -g2012, under which Icarus applies `reg x = 0`
-            # initializers without an event: Yosys' always @* blocks, which rely on that
-            # event to run at time 0, would stay X until an input changes. -g2005 restores it.
-            runner.build(sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
-                         build_args=["-g2005"], timescale=_TIMESCALE, waves=waves,
-                         log_file=build_dir / "build.log")
+            runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
+                         build_args=build_args, timescale=_TIMESCALE, log_file=build_dir / "build.log")
         except RuntimeError:
             raise RuntimeError(f"Icarus build of {verilog} failed:\n"
                                f"{_tail(build_dir / 'build.log')}") from None
@@ -250,16 +276,14 @@ def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=No
     run_dir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=runs_dir))
     results = run_dir / "results.xml"
     log = run_dir / "sim.log"
-    print(f"hauler.sim.runner: {test_module} on {key} seed={seed} "
-          f"(replay with {SEED_ENV}={seed}), run dir {run_dir}")
+    print(f"hauler.sim.runner: {test_module} on {key}, seed={seed} (replay with {SEED_ENV}={seed})")
 
-    plusargs = [f"+dumpfile_path={run_dir / (toplevel + '.fst')}"] if waves else []
     with _locked(build_dir / ".lock", shared=True):
         try:
+            # waves=True makes vvp write FST; the dump module writes into the run directory.
             runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
                         seed=seed, waves=waves, build_dir=build_dir, test_dir=run_dir,
-                        results_xml=str(results), log_file=log, plusargs=plusargs,
-                        timescale=_TIMESCALE)
+                        results_xml=str(results), log_file=log)
         except SystemExit:
             # Under pytest the runner sys.exit()s on failure; the results file tells us more.
             pass

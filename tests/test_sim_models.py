@@ -1,6 +1,8 @@
 """The simulation infrastructure itself: runner, memory models, checkers and CSR masters, on small Verilog fixtures."""
 
 import multiprocessing
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,13 +18,20 @@ def _run_fixture(fixture, bench, **kwargs):
     runner.run(None, f"hauler.sim.benches.{bench}", verilog=FIXTURES / f"{fixture}.v", toplevel=fixture, **kwargs)
 
 
+def _remove_run_dir(error):
+    """Failed runs keep their directory for inspection; a deliberate failure need not."""
+    shutil.rmtree(re.search(r"log (\S+)/sim\.log\]", str(error)).group(1))
+
+
 def test_axi_memory_and_checker():
     _run_fixture("axi_loop", "selftest_axi")
 
 
 def test_checker_fails_the_running_test():
-    with pytest.raises(AssertionError, match=r"fail_fast: AxiMasterChecker\(m_axi\): AR: valid dropped before ready"):
+    expected = r"fail_fast: AxiMasterChecker\(m_axi\): AR: valid dropped before ready"
+    with pytest.raises(AssertionError, match=expected) as failure:
         _run_fixture("axi_loop", "selftest_axi", testcase="fail_fast")
+    _remove_run_dir(failure.value)
 
 
 def test_wishbone_memory_and_checker():
@@ -39,8 +48,9 @@ def test_run_rejects_a_module_it_cannot_import():
 
 
 def test_run_fails_when_no_test_matches():
-    with pytest.raises(AssertionError, match="no test ran"):
+    with pytest.raises(AssertionError, match="no test ran") as failure:
         _run_fixture("wb_loop", "selftest_wb", testcase="no_such_test")
+    _remove_run_dir(failure.value)
 
 
 @pytest.fixture

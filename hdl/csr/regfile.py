@@ -1,6 +1,6 @@
 """Register blocks generated from the register description, and the register file decoder."""
 
-from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal
+from amaranth.hdl import Const, Elaboratable, Module, Mux, Signal
 
 from .. import registers as regs
 
@@ -18,6 +18,9 @@ class RegisterBlock(Elaboratable):
         Prefix of the signal names (``ch0`` gives ``ch0_src_lo``).
     resets : dict
         Values for fields whose description names their reset symbolically.
+    absent : set of str
+        Registers this build does not implement (features not built, address bits beyond
+        the address width): they read 0 and ignore writes, and have no signals.
 
     Members
     -------
@@ -29,10 +32,12 @@ class RegisterBlock(Elaboratable):
     - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of`.
     """
 
-    def __init__(self, registers, *, name, resets=None):
-        self.registers = registers
+    def __init__(self, registers, *, name, resets=None, absent=()):
+        # Registers of features this build leaves out read 0 and ignore writes.
+        self.registers = tuple(r for r in registers if r.name not in absent)
         self._fields = {}
         self._sets = {}
+        self._next = {}
         resets = resets or {}
         for reg in registers:
             for f in reg.fields:
@@ -40,6 +45,8 @@ class RegisterBlock(Elaboratable):
                                                           f"_{f.name.lower()}")
                 init = resets.get(f.reset, 0) if isinstance(f.reset, str) else f.reset
                 self._fields[reg.name, f.name] = Signal(f.width, init=init, name=sig_name)
+                if f.access == "RW":
+                    self._next[reg.name, f.name] = Signal(f.width, name=f"{sig_name}_next")
                 if f.access == "RW1C":
                     self._sets[reg.name, f.name] = Signal(f.width, name=f"{sig_name}_set")
 
@@ -53,6 +60,12 @@ class RegisterBlock(Elaboratable):
 
     def __getitem__(self, key):
         return self._fields[key]
+
+    def written(self, reg, field):
+        """The value RW field ``reg.field`` holds from the next cycle on: what a write in this
+        cycle puts there, else its current value. Lets an action bit (CTRL.START) act in
+        the cycle of its write with the RW bits written alongside it."""
+        return self._next[reg, field]
 
     def set_of(self, reg, field):
         """Pulse bits of this RW1C field high to set them (hardware events)."""
@@ -68,8 +81,6 @@ class RegisterBlock(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        # Partial byte strobes change only the selected bytes (ABI §2).
-        bit_enable = Cat(self.w_strb[i // 8] for i in range(32))
 
         with m.Switch(self.r_word):
             for reg in self.registers:
@@ -80,16 +91,29 @@ class RegisterBlock(Elaboratable):
             write = self.w_stb & (self.w_word == reg.offset // 4)
             for f in reg.fields:
                 sig = self._fields[reg.name, f.name]
-                data = self.w_data[f.lsb:f.lsb + f.width]
-                enable = bit_enable[f.lsb:f.lsb + f.width]
-                if f.access == "RW":
-                    with m.If(write):
-                        m.d.sync += sig.eq((sig & ~enable) | (data & enable))
-                elif f.access == "W":
-                    m.d.comb += sig.eq(Cat(write & data & enable))
+                if f.access == "R":
+                    continue
+                # Partial byte strobes change only the selected bytes (ABI §2). One enable
+                # per byte lane maps onto the flip-flops' clock enables: no per-bit logic.
+                bit = f.lsb
+                strobed = Signal(f.width)
+                while bit < f.lsb + f.width:
+                    end = min((bit // 8 + 1) * 8, f.lsb + f.width)
+                    lane = slice(bit - f.lsb, end - f.lsb)
+                    lane_write = write & self.w_strb[bit // 8]
+                    if f.access == "RW":
+                        m.d.comb += self._next[reg.name, f.name][lane].eq(
+                            Mux(lane_write, self.w_data[bit:end], sig[lane]))
+                        with m.If(lane_write):
+                            m.d.sync += sig[lane].eq(self.w_data[bit:end])
+                    else:
+                        m.d.comb += strobed[lane].eq(
+                            self.w_data[bit:end] & lane_write.replicate(end - bit))
+                    bit = end
+                if f.access == "W":
+                    m.d.comb += sig.eq(strobed)
                 elif f.access == "RW1C":
-                    cleared = sig & ~Cat(write & data & enable)
-                    m.d.sync += sig.eq(cleared | self._sets[reg.name, f.name])
+                    m.d.sync += sig.eq((sig & ~strobed) | self._sets[reg.name, f.name])
         return m
 
 

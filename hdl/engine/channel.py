@@ -9,7 +9,6 @@ from .planner import BurstPlanner
 __all__ = ["Channel"]
 
 # Addressing modes of XFER / descriptor CTRL.
-MODE_INCR = 0
 MODE_FIXED = 1
 
 
@@ -55,10 +54,10 @@ class Channel(Elaboratable):
         self.irq = Signal()
 
     def _address(self, lo, hi):
-        regs, width = self._regs, self._config.addr_width
-        if width == 32:
-            return regs[lo, "VALUE"], regs[hi, "VALUE"] != 0
-        return Cat(regs[lo, "VALUE"], regs[hi, "VALUE"]), False
+        regs = self._regs
+        if self._config.addr_width == 32:
+            return regs[lo, "VALUE"]      # the HI registers are not built
+        return Cat(regs[lo, "VALUE"], regs[hi, "VALUE"])
 
     def elaborate(self, platform):
         m = Module()
@@ -72,29 +71,23 @@ class Channel(Elaboratable):
         m.d.comb += [
             regs["STATUS", "EOP"].eq(0),   # no stream sources in this build
             regs["ERR_ADDR_LO", "VALUE"].eq(err_addr[:32]),
-            regs["ERR_ADDR_HI", "VALUE"].eq(err_addr[32:] if cfg.addr_width > 32 else 0),
         ]
+        if cfg.addr_width > 32:
+            m.d.comb += regs["ERR_ADDR_HI", "VALUE"].eq(err_addr[32:])
 
         # --- Checking a transfer against what this build can do.
-        src, src_hi_bad = self._address("SRC_LO", "SRC_HI")
-        dst, dst_hi_bad = self._address("DST_LO", "DST_HI")
+        src = self._address("SRC_LO", "SRC_HI")
+        dst = self._address("DST_LO", "DST_HI")
         length = regs["LEN", "VALUE"]
         src_mode = regs["XFER", "SRC_MODE"]
         dst_mode = regs["XFER", "DST_MODE"]
-        beat_mask = cfg.beat_bytes - 1
-        limit = 1 << cfg.addr_width
-
-        def runs_past_end(addr, mode):
-            return (mode == MODE_INCR) & (addr + length > limit)
-
         bad = (
             (length == 0) |
-            ((src | dst | length) & beat_mask).any() |   # no unaligned support in this build
-            (src_mode > MODE_FIXED) | (dst_mode > MODE_FIXED) |  # no streams in this build
-            regs["XFER", "REQ"] |                        # no req/ack in this build
-            regs["CTRL", "SG"] |                         # no scatter-gather in this build
-            src_hi_bad | dst_hi_bad |
-            runs_past_end(src, src_mode) | runs_past_end(dst, dst_mode)
+            ((src | dst | length) & (cfg.beat_bytes - 1)).any() |   # unaligned: not built
+            (src_mode > MODE_FIXED) | (dst_mode > MODE_FIXED) |    # streams: not built
+            regs["XFER", "REQ"] |                                  # req/ack: not built
+            # scatter-gather, not built: SG as written with this START
+            regs.written("CTRL", "SG")
         )
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
@@ -123,23 +116,24 @@ class Channel(Elaboratable):
 
         restart = Signal()
         stop_pending = Signal()
+        halting = status["BUSY"] & (status["ERR_CODE"] != ErrorCode.NONE)
         m.d.comb += [
             planner.start.payload.src.eq(src), planner.start.payload.dst.eq(dst),
             planner.start.payload.length.eq(length),
             planner.start.payload.src_fixed.eq(src_mode == MODE_FIXED),
             planner.start.payload.dst_fixed.eq(dst_mode == MODE_FIXED),
-            planner.abort.eq(status["ERR_CODE"] != ErrorCode.NONE),
-            self.discard.eq(status["ERR_CODE"] != ErrorCode.NONE),
+            # Halting: drop what is not yet emitted; drop our queued data after an error.
+            # (Gated by BUSY: the code of the previous run is still there when START
+            # offers the next transfer.)
+            planner.abort.eq(halting),
+            self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED)),
         ]
         with m.If(planner.start.ready):
             m.d.sync += restart.eq(0)
         with m.If(restart):
             m.d.comb += planner.start.valid.eq(1)
 
-        # START acts one cycle after the write, when the RW bits written with it (SG,
-        # CYCLIC) are in their registers.
-        start = Signal()
-        m.d.sync += start.eq(regs["CTRL", "START"])
+        start = regs["CTRL", "START"]
 
         with m.FSM():
             with m.State("IDLE"):

@@ -33,7 +33,7 @@ def Burst(addr_width):
 
 
 class BurstPlanner(wiring.Component):
-    """Emits the bursts of one transfer, one per cycle.
+    """Emits the bursts of one transfer, one every third cycle at most.
 
     Each burst is as long as possible: at most ``max_burst`` beats (16 when either side is
     FIXED), never crossing a 4 KiB page on an incrementing side, never past the end.
@@ -75,47 +75,60 @@ class BurstPlanner(wiring.Component):
         m = Module()
         shift = self._beat_shift
 
-        src = Signal(self._addr_width)
-        dst = Signal(self._addr_width)
+        # The offered burst is the planner's own state: ``bursts.payload`` holds the
+        # addresses of the next burst, and they only move once it is taken.
+        out = self.bursts
+        src, dst = out.payload.src, out.payload.dst
+        beats = out.payload.beats
+        src_fixed, dst_fixed = out.payload.src_fixed, out.payload.dst_fixed
         remaining = Signal(len(self.start.payload.length) - shift)  # in beats
-        src_fixed = Signal()
-        dst_fixed = Signal()
 
+        # Sizing a burst takes two registered steps (three bounds; then their minimum) and
+        # moving the addresses a third: a burst every third cycle at most, plenty for
+        # bursts of three beats or more, and short paths for a high Fmax.
+        step = Signal(range(3))
         limit = Mux(src_fixed | dst_fixed, min(self._max_burst, FIXED_MAX_BEATS),
                     self._max_burst)
-        candidates = [
-            Mux(remaining < limit, remaining, limit),
-            Mux(src_fixed, limit, self._beats_to_page_end(src)),
-            Mux(dst_fixed, limit, self._beats_to_page_end(dst)),
-        ]
-        beats = candidates[0]
-        for c in candidates[1:]:
-            beats = Mux(c < beats, c, beats)
-        beats = beats[:BEATS_WIDTH]
+        bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}") for i in range(3)]
+        active = (remaining != 0) & ~self.abort
 
-        out = self.bursts
-        with m.If(out.ready):
-            m.d.sync += out.valid.eq(0)
-        with m.If((~out.valid | out.ready) & (remaining != 0) & ~self.abort):
+        with m.If(active & (step == 0)):
             m.d.sync += [
+                bound[0].eq(Mux(remaining < limit, remaining, limit)),
+                bound[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src))),
+                bound[2].eq(Mux(dst_fixed, limit, self._beats_to_page_end(dst))),
+                step.eq(1),
+            ]
+        with m.If(active & (step == 1)):
+            a, b, c = bound
+            m.d.sync += [
+                beats.eq(Mux((a <= b) & (a <= c), a, Mux(b <= c, b, c))),
                 out.valid.eq(1),
-                out.payload.src.eq(src), out.payload.dst.eq(dst), out.payload.beats.eq(beats),
-                out.payload.src_fixed.eq(src_fixed), out.payload.dst_fixed.eq(dst_fixed),
+                step.eq(2),
+            ]
+        with m.If(out.valid & out.ready):
+            m.d.sync += [
+                out.valid.eq(0),
                 remaining.eq(remaining - beats),
                 src.eq(Mux(src_fixed, src, src + (beats << shift))),
                 dst.eq(Mux(dst_fixed, dst, dst + (beats << shift))),
+                step.eq(0),
             ]
 
         m.d.comb += [
             self.idle.eq((remaining == 0) & ~out.valid),
-            self.start.ready.eq(remaining == 0),
+            self.start.ready.eq(self.idle),
         ]
         with m.If(self.abort):
-            m.d.sync += remaining.eq(0)
+            # A burst already offered stays offered until taken: valid never drops early.
+            with m.If(~out.valid):
+                m.d.sync += [remaining.eq(0), step.eq(0)]
+            with m.Else():
+                m.d.sync += remaining.eq(beats)
         with m.Elif(self.start.valid & self.start.ready):
             t = self.start.payload
             m.d.sync += [
                 src.eq(t.src), dst.eq(t.dst), remaining.eq(t.length[shift:]),
-                src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed),
+                src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed), step.eq(0),
             ]
         return m
