@@ -1,6 +1,6 @@
 """AXI4-Lite slave front end of the register file."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,18 +44,18 @@ class AXI4LiteCsrSlave(wiring.Component):
         with m.Elif(axil.bready):
             m.d.sync += axil.bvalid.eq(0)
 
-        # Register data arrives one cycle after the strobe; hold R until it is taken.
-        read_pending = Signal()
-        take_read = axil.arvalid & ~axil.rvalid & ~read_pending
+        # Register data arrives registered, one cycle after the strobe, and stays until the
+        # next strobe; none comes while R waits, so it doubles as RDATA.
+        take_read = axil.arvalid & ~axil.rvalid
         m.d.comb += [
             axil.arready.eq(take_read),
             csr.r_stb.eq(take_read),
             csr.r_addr.eq(axil.araddr[2:]),
+            axil.rdata.eq(csr.r_data),
             axil.rresp.eq(0),
         ]
-        m.d.sync += read_pending.eq(take_read)
-        with m.If(read_pending):
-            m.d.sync += [axil.rvalid.eq(1), axil.rdata.eq(csr.r_data)]
+        with m.If(take_read):
+            m.d.sync += axil.rvalid.eq(1)
         with m.Elif(axil.rready):
             m.d.sync += axil.rvalid.eq(0)
         return m

@@ -19,7 +19,7 @@ class BurstArbiter(wiring.Component):
     """Grants one burst at a time, round-robin from the channel after the last one granted.
 
     So no active channel waits for more than one burst of every other channel. The output
-    is registered, which also cuts the path from the planners to the mover.
+    is registered, which also cuts the paths between the planners and the mover.
     """
 
     def __init__(self, *, addr_width, channels):
@@ -46,7 +46,10 @@ class BurstArbiter(wiring.Component):
                     with m.If(pool[i]):
                         m.d.comb += grant.eq(i)
 
-        take = any_request & (~self.out.valid | self.out.ready)
+        # Refill only from empty: the mover's ready does not reach back into the planners in
+        # one cycle (a long path otherwise). A burst every other cycle is plenty: bursts are
+        # offered at most every third cycle per channel and last one cycle per beat.
+        take = any_request & ~self.out.valid
         with m.If(self.out.ready):
             m.d.sync += self.out.valid.eq(0)
         with m.If(take):

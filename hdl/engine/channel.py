@@ -186,7 +186,10 @@ class Channel(Elaboratable):
 class _Coalescer(Elaboratable):
     """IRQ_COALESCE: turn DONE events into IRQ_STATUS.DONE once per COUNT events, or after
     TIMEOUT cycles without a new event while some are pending. ``flush`` (the run ended)
-    raises pending events at once so the last completions are never held back."""
+    raises pending events at once so the last completions are never held back.
+
+    The decision is taken from registered counts, one cycle after the event, to keep the
+    count compare off the event path."""
 
     def __init__(self, regs):
         self._count = regs["IRQ_COALESCE", "COUNT"]
@@ -198,13 +201,14 @@ class _Coalescer(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         pending = Signal(8)
+        flushing = Signal()
         idle_cycles = Signal(24)
-        reached = (pending + 1 >= self._count)
-        timed_out = (pending != 0) & (self._timeout != 0) & (idle_cycles == self._timeout)
-        m.d.comb += self.fire.eq((self.event & reached) | timed_out |
-                                 (self.flush & ((pending != 0) | self.event)))
+        timed_out = (self._timeout != 0) & (idle_cycles == self._timeout)
+        m.d.comb += self.fire.eq((pending != 0) &
+                                 ((pending >= self._count) | flushing | timed_out))
+        m.d.sync += flushing.eq(self.flush | (flushing & ~self.fire))
         with m.If(self.fire):
-            m.d.sync += [pending.eq(0), idle_cycles.eq(0)]
+            m.d.sync += [pending.eq(self.event), idle_cycles.eq(0)]
         with m.Elif(self.event):
             m.d.sync += [pending.eq(pending + 1), idle_cycles.eq(0)]
         with m.Elif(pending != 0):

@@ -122,13 +122,15 @@ class DataMover(wiring.Component):
             wq_in.beats.eq(burst.beats), wq_in.fixed.eq(burst.dst_fixed),
         ]
 
-        # --- Read data: into the FIFO (room is reserved); report errors with the beat address.
+        # --- Read data: into the FIFO; report errors with the beat address. Room for every
+        # beat was reserved before the burst was asked for, so the FIFO's own `w_rdy` is
+        # not consulted (it would lengthen the path from the FIFO level to the channels).
         r = self.read.r
         head = read_info(read_queue.r_data)
         beat_index = Signal(BEATS_WIDTH)
         burst_err = Signal()
         m.d.comb += [
-            r.ready.eq(data_fifo.w_rdy & read_queue.r_rdy),
+            r.ready.eq(read_queue.r_rdy),
             data_fifo.w_data.eq(r.payload.data),
         ]
         with m.If(r.valid & r.ready):

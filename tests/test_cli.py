@@ -1,0 +1,79 @@
+"""The command line: generation, register map, bad options."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hauler import Config, registers
+from hauler.cli import main
+from hauler.regmap import render
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def hauler(*args):
+    return subprocess.run([sys.executable, "-m", "hauler.cli", *args], capture_output=True,
+                          text=True, cwd=REPO)
+
+
+def test_generate_writes_the_abi_ports(tmp_path):
+    out = tmp_path / "dma.v"
+    main(["generate", "-o", str(out), "--name", "my_dma", "--channels", "3", "--master",
+          "wishbone", "--csr", "wishbone", "--data-width", "64"])
+    text = out.read_text()
+    header = re.search(r"module my_dma\((.*?)\);", text, re.S).group(1)
+    ports = {p.strip() for p in header.split(",")}
+    assert {"clk", "rst", "irq", "m_wb__adr", "m_wb__stall", "m_wb__err", "m_wb__cti",
+            "s_wb__adr", "s_wb__ack"} <= ports
+    assert not any(p.startswith(("m_axi", "s_axil")) for p in ports)
+    assert re.search(r"output \[63:0\] m_wb__dat_w", text)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--channels", "17"], "channels must be 1..16, not 17"),
+    (["--data-width", "48"], "data_width must be one of 32, 64, 128, not 48"),
+    (["--master", "pci"], "master must be 'axi4' or 'wishbone', not 'pci'"),
+    (["--fifo-depth", "8", "--max-burst", "16"], "fifo_depth (8) must hold one whole burst"),
+    (["--channels", "two"], "argument --channels: invalid int value: 'two'"),
+])
+def test_bad_options_give_one_line_and_status_2(tmp_path, args, message):
+    result = hauler("generate", "-o", str(tmp_path / "x.v"), *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_unknown_command_and_device():
+    assert hauler("frobnicate").returncode == 2
+    result = hauler("synth", "--device", "xc7")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_config_validation_names_the_parameter():
+    with pytest.raises(TypeError, match="channels must be int"):
+        Config(channels="2")
+    with pytest.raises(ValueError, match="addr_width must be 32 or 64, not 48"):
+        Config(addr_width=48)
+
+
+def test_register_map_formats_agree_with_the_description():
+    data = json.loads(render("json"))
+    channel = {r["name"]: r for r in data["blocks"]["channel"]}
+    assert channel["IRQ_COALESCE"]["offset"] == 0x44
+    assert [e["name"] for e in data["error_codes"]][7] == "ABORTED"
+    c = render("c")
+    assert "#define HAULER_CH_STATUS_ERR_CODE_MASK 0x000000F0u" in c
+    assert f"#define HAULER_ID_VALUE 0x{registers.ID_VALUE:08X}u" in c
+    assert "#define HAULER_ERR_NOT_OWNED 6u" in c
+    assert render("c") == c      # reproducible: no timestamps
+
+
+def test_committed_register_doc_is_current():
+    assert (REPO / "docs" / "registers.md").read_text() == render("md"), \
+        "docs/registers.md is stale: run `hauler regs --format md -o docs/registers.md`"
