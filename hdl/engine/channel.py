@@ -19,7 +19,7 @@ class Channel(Elaboratable):
     cannot be done by this build) and handed to the channel's burst planner. The run
     completes when the planner is idle and every burst it emitted has retired, that is when
     its last write is acknowledged, so DONE and the interrupt always mean the data is in
-    memory. CYCLIC restarts the same transfer until STOP. ABORT drops the bursts not yet
+    memory. CYCLIC restarts the transfer (as the registers then hold it) until STOP. ABORT drops the bursts not yet
     emitted and halts once the others retired; a bus error does the same and makes the mover
     drop this channel's queued data.
 
@@ -114,24 +114,17 @@ class Channel(Elaboratable):
         with m.If(self.retire_valid):
             m.d.sync += byte_count.eq(byte_count + (self.retire_beats << cfg.beat_shift))
 
-        restart = Signal()
         stop_pending = Signal()
         halting = status["BUSY"] & (status["ERR_CODE"] != ErrorCode.NONE)
+        t = planner.transfer
         m.d.comb += [
-            planner.start.payload.src.eq(src), planner.start.payload.dst.eq(dst),
-            planner.start.payload.length.eq(length),
-            planner.start.payload.src_fixed.eq(src_mode == MODE_FIXED),
-            planner.start.payload.dst_fixed.eq(dst_mode == MODE_FIXED),
+            t.src.eq(src), t.dst.eq(dst), t.length.eq(length),
+            t.src_fixed.eq(src_mode == MODE_FIXED), t.dst_fixed.eq(dst_mode == MODE_FIXED),
             # Halting: drop what is not yet emitted; drop our queued data after an error.
-            # (Gated by BUSY: the code of the previous run is still there when START
-            # offers the next transfer.)
+            # (Gated by BUSY: the code of the previous run is still there at START.)
             planner.abort.eq(halting),
             self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED)),
         ]
-        with m.If(planner.start.ready):
-            m.d.sync += restart.eq(0)
-        with m.If(restart):
-            m.d.comb += planner.start.valid.eq(1)
 
         start = regs["CTRL", "START"]
 
@@ -148,8 +141,7 @@ class Channel(Elaboratable):
                                      status["ERR_CODE"].eq(ErrorCode.BAD_DESCRIPTOR)]
                         m.d.comb += raise_error.eq(1)
                     with m.Else():
-                        # Offered to the planner at once (it is idle): one cycle saved.
-                        m.d.comb += planner.start.valid.eq(1)
+                        m.d.comb += planner.go.eq(1)
                         m.d.sync += status["BUSY"].eq(1)
                         m.next = "RUN"
 
@@ -164,7 +156,7 @@ class Channel(Elaboratable):
                     with m.Elif(regs["CTRL", "ABORT"]):
                         m.d.sync += status["ERR_CODE"].eq(ErrorCode.ABORTED)
 
-                drained = planner.idle & ~restart & (inflight == 0)
+                drained = planner.idle & (inflight == 0)
                 with m.If(drained):
                     with m.If(status["ERR_CODE"] != ErrorCode.NONE):
                         m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1)]
@@ -173,9 +165,16 @@ class Channel(Elaboratable):
                     with m.Else():
                         m.d.sync += completed.eq(completed + 1)
                         m.d.comb += raise_done.eq(1)
-                        with m.If(regs["CTRL", "CYCLIC"] & ~stop_pending &
-                                  ~regs["CTRL", "STOP"]):
-                            m.d.sync += [restart.eq(1), byte_count.eq(0)]
+                        cyclic = regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"]
+                        with m.If(cyclic & ~bad):
+                            # Again, with the registers as they are now.
+                            m.d.comb += planner.go.eq(1)
+                            m.d.sync += byte_count.eq(0)
+                        with m.Elif(cyclic):
+                            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
+                                         status["ERR_CODE"].eq(ErrorCode.BAD_DESCRIPTOR)]
+                            m.d.comb += raise_error.eq(1)
+                            m.next = "IDLE"
                         with m.Else():
                             m.d.sync += [status["BUSY"].eq(0), status["DONE"].eq(1)]
                             m.d.comb += raise_end.eq(1)

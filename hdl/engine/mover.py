@@ -58,8 +58,8 @@ class DataMover(wiring.Component):
         self._outstanding = outstanding
         self._fifo_depth = fifo_depth
         # Bursts read (or being read) but not yet written: enough to keep every outstanding
-        # read plus a FIFO full of whole bursts queued for the writer.
-        self._queued = outstanding + max(2, fifo_depth // max_burst)
+        # read plus a FIFO full of whole bursts queued for the writer (a power of two).
+        self._queued = 1 << (outstanding + max(2, fifo_depth // max_burst) - 1).bit_length()
         super().__init__({
             "bursts": In(stream.Signature(ChannelBurst(addr_width, channels))),
             "read": Out(ReadPortSignature(addr_width=addr_width, data_width=data_width)),
@@ -82,18 +82,21 @@ class DataMover(wiring.Component):
                                         "beats": unsigned(BEATS_WIDTH), "fixed": unsigned(1)})
         resp_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
                                        "beats": unsigned(BEATS_WIDTH)})
-        beat_plan = data.StructLayout({"beats": unsigned(BEATS_WIDTH), "drop": unsigned(1)})
+        # The index of a burst's last beat, not its length: no subtraction on the W path.
+        beat_plan = data.StructLayout({"last": unsigned(BEATS_WIDTH - 1), "drop": unsigned(1)})
 
+        # A buffered FIFO of depth n + 1 keeps n entries in memory and one in its output
+        # register: with n a power of two its pointers wrap for free.
         m.submodules.data_fifo = data_fifo = SyncFIFOBuffered(
-            width=self._data_width, depth=self._fifo_depth)
+            width=self._data_width, depth=self._fifo_depth + 1)
         m.submodules.read_queue = read_queue = SyncFIFOBuffered(
-            width=read_info.size, depth=self._outstanding)
+            width=read_info.size, depth=self._outstanding + 1)
         m.submodules.write_queue = write_queue = SyncFIFOBuffered(
-            width=write_info.size, depth=self._queued)
-        m.submodules.read_done = read_done = SyncFIFO(width=1, depth=self._queued)
+            width=write_info.size, depth=self._queued + 1)
+        m.submodules.read_done = read_done = SyncFIFO(width=1, depth=self._queued + 1)
         m.submodules.beat_plans = beat_plans = SyncFIFO(width=beat_plan.size, depth=4)
         m.submodules.resp_queue = resp_queue = SyncFIFOBuffered(
-            width=resp_info.size, depth=self._outstanding)
+            width=resp_info.size, depth=self._outstanding + 1)
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
         # The command is the granted burst itself, not a copy in another register: one cycle
@@ -160,7 +163,7 @@ class DataMover(wiring.Component):
         resp_in = resp_info(resp_queue.w_data)
         m.d.comb += [
             write_queue.r_en.eq(start), read_done.r_en.eq(start), beat_plans.w_en.eq(start),
-            plan_in.beats.eq(entry.beats), plan_in.drop.eq(drop),
+            plan_in.last.eq(entry.beats - 1), plan_in.drop.eq(drop),
             resp_in.channel.eq(entry.channel), resp_in.dst.eq(entry.dst),
             resp_in.beats.eq(entry.beats),
             resp_queue.w_en.eq(start & ~drop),
@@ -175,7 +178,7 @@ class DataMover(wiring.Component):
         w = self.write.w
         plan = beat_plan(beat_plans.r_data)
         w_index = Signal(BEATS_WIDTH)
-        w_last = w_index == plan.beats - 1
+        w_last = w_index == plan.last
         pop = Signal()
         m.d.comb += [
             w.valid.eq(beat_plans.r_rdy & ~plan.drop & data_fifo.r_rdy),

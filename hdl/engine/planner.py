@@ -47,8 +47,10 @@ class BurstPlanner(wiring.Component):
 
     Members
     -------
-    start : In(stream of Transfer)
-        Accepted only while idle.
+    transfer : In(Transfer)
+        The transfer to plan, read while idle (the channel's registers).
+    go : In(1)
+        Start planning ``transfer``; ignored unless idle.
     bursts : Out(stream of Burst)
     abort : In(1)
         Drop the bursts not yet emitted (the one on ``bursts`` is still delivered).
@@ -61,7 +63,8 @@ class BurstPlanner(wiring.Component):
         self._beat_shift = beat_shift
         self._max_burst = max_burst
         super().__init__({
-            "start": In(stream.Signature(Transfer(addr_width, len_width))),
+            "transfer": In(Transfer(addr_width, len_width)),
+            "go": In(1),
             "bursts": Out(stream.Signature(Burst(addr_width))),
             "abort": In(1),
             "idle": Out(1),
@@ -81,7 +84,19 @@ class BurstPlanner(wiring.Component):
         src, dst = out.payload.src, out.payload.dst
         beats = out.payload.beats
         src_fixed, dst_fixed = out.payload.src_fixed, out.payload.dst_fixed
-        remaining = Signal(len(self.start.payload.length) - shift)  # in beats
+        remaining = Signal(len(self.transfer.length) - shift)  # in beats
+        active = Signal()
+
+        # While idle the state follows the transfer every cycle, so `go` only has to set
+        # `active`: no wide load enable hangs off the register write that starts a run.
+        m.d.comb += self.idle.eq(~active & ~out.valid)
+        with m.If(self.idle):
+            t = self.transfer
+            m.d.sync += [
+                src.eq(t.src), dst.eq(t.dst), remaining.eq(t.length[shift:]),
+                src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed),
+                active.eq(self.go & (t.length[shift:] != 0)),
+            ]
 
         # Sizing a burst takes two registered steps (three bounds; then their minimum) and
         # moving the addresses a third: a burst every third cycle at most, plenty for
@@ -90,7 +105,6 @@ class BurstPlanner(wiring.Component):
         limit = Mux(src_fixed | dst_fixed, min(self._max_burst, FIXED_MAX_BEATS),
                     self._max_burst)
         bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}") for i in range(3)]
-        active = (remaining != 0) & ~self.abort
 
         with m.If(active & (step == 0)):
             m.d.sync += [
@@ -110,25 +124,14 @@ class BurstPlanner(wiring.Component):
             m.d.sync += [
                 out.valid.eq(0),
                 remaining.eq(remaining - beats),
-                src.eq(Mux(src_fixed, src, src + (beats << shift))),
-                dst.eq(Mux(dst_fixed, dst, dst + (beats << shift))),
+                active.eq(remaining != beats),
+                # The FIXED choice on the narrow increment, not on the wide sum.
+                src.eq(src + Mux(src_fixed, 0, beats << shift)),
+                dst.eq(dst + Mux(dst_fixed, 0, beats << shift)),
                 step.eq(0),
             ]
-
-        m.d.comb += [
-            self.idle.eq((remaining == 0) & ~out.valid),
-            self.start.ready.eq(self.idle),
-        ]
-        with m.If(self.abort):
-            # A burst already offered stays offered until taken: valid never drops early.
-            with m.If(~out.valid):
-                m.d.sync += [remaining.eq(0), step.eq(0)]
-            with m.Else():
-                m.d.sync += remaining.eq(beats)
-        with m.Elif(self.start.valid & self.start.ready):
-            t = self.start.payload
-            m.d.sync += [
-                src.eq(t.src), dst.eq(t.dst), remaining.eq(t.length[shift:]),
-                src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed), step.eq(0),
-            ]
+        # Abort drops what is not yet offered; a burst already offered stays offered until
+        # taken (valid never falls before ready), and is the last.
+        with m.If(self.abort & active):
+            m.d.sync += [active.eq(0), step.eq(0), out.valid.eq(out.valid & ~out.ready)]
         return m
