@@ -74,6 +74,13 @@ class DataMover(wiring.Component):
         m = Module()
         shift = (self._data_width // 8).bit_length() - 1
         chan_shape = self.retire.channel.shape()
+        # Events are decided here and registered on the way out: the channels' counters
+        # and error registers then start from flip-flops, not from the bus inputs.
+        retire = Signal.like(self.retire)
+        read_fault = Signal.like(self.read_fault)
+        write_fault = Signal.like(self.write_fault)
+        m.d.sync += [self.retire.eq(retire), self.read_fault.eq(read_fault),
+                     self.write_fault.eq(write_fault)]
         aw = self._addr_width
 
         read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
@@ -141,8 +148,8 @@ class DataMover(wiring.Component):
             m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | r.payload.err)]
             with m.If(r.payload.err):
                 m.d.comb += [
-                    self.read_fault.valid.eq(1), self.read_fault.channel.eq(head.channel),
-                    self.read_fault.addr.eq(Mux(head.fixed, head.src,
+                    read_fault.valid.eq(1), read_fault.channel.eq(head.channel),
+                    read_fault.addr.eq(Mux(head.fixed, head.src,
                                                 head.src + (beat_index << shift))),
                 ]
             with m.If(r.payload.last):
@@ -200,13 +207,13 @@ class DataMover(wiring.Component):
         m.d.comb += [b.ready.eq(resp_queue.r_rdy), resp_queue.r_en.eq(b.valid & b.ready)]
         with m.If(b.valid & b.ready):
             m.d.comb += [
-                self.retire.valid.eq(1), self.retire.channel.eq(resp.channel),
-                self.retire.beats.eq(resp.beats),
+                retire.valid.eq(1), retire.channel.eq(resp.channel),
+                retire.beats.eq(resp.beats),
             ]
             with m.If(b.payload.err):
-                m.d.comb += [self.write_fault.valid.eq(1),
-                             self.write_fault.channel.eq(resp.channel),
-                             self.write_fault.addr.eq(resp.dst)]
+                m.d.comb += [write_fault.valid.eq(1),
+                             write_fault.channel.eq(resp.channel),
+                             write_fault.addr.eq(resp.dst)]
         with m.Elif(start & drop):
-            m.d.comb += [self.retire.valid.eq(1), self.retire.channel.eq(entry.channel)]
+            m.d.comb += [retire.valid.eq(1), retire.channel.eq(entry.channel)]
         return m
