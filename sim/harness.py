@@ -108,6 +108,14 @@ class Harness:
         cocotb.start_soon(harness.monitor.run())
         return harness
 
+    def add_error_window(self, start, end, kind="slverr"):
+        """Make the memory answer errors in ``[start, end)``: ``kind`` (SLVERR or DECERR)
+        on AXI4, ERR on Wishbone (which has one kind)."""
+        if self.config.master == "axi4":
+            self.memory.add_error_window(start, end, kind)
+        else:
+            self.memory.add_error_window(start, end)
+
     def fill(self, addr, length):
         """Random bytes at ``addr``; returns them."""
         data = bytes(self.rng.getrandbits(8) for _ in range(length))

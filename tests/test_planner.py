@@ -9,8 +9,10 @@ from hauler.engine.planner import BurstPlanner, FIXED_MAX_BEATS
 
 
 async def start(ctx, dut, transfer):
-    """Present ``transfer`` and pulse ``go`` (the planner reads it while idle)."""
+    """Present ``transfer``, then pulse ``go`` (as the channel's registers do: written in an
+    earlier cycle than the START write)."""
     ctx.set(dut.transfer, transfer)
+    await ctx.tick()
     ctx.set(dut.go, 1)
     await ctx.tick()
     ctx.set(dut.go, 0)

@@ -23,8 +23,6 @@ def test_channel_block_semantics():
         ctx.set(block.w_strb, strb)
         ctx.set(block.w_stb, 1)
         pulses = (ctx.get(block["CTRL", "START"]), ctx.get(block["CTRL", "ABORT"]))
-        if name == "CTRL" and strb & 1:   # the RW bits written with an action, seen at once
-            assert ctx.get(block.written("CTRL", "CYCLIC")) == (value >> 4) & 1
         await ctx.tick()
         ctx.set(block.w_stb, 0)
         return pulses

@@ -1,6 +1,6 @@
 """Register blocks generated from the register description, and the register file decoder."""
 
-from amaranth.hdl import Const, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Const, Elaboratable, Module, Signal
 
 from .. import registers as regs
 
@@ -37,7 +37,6 @@ class RegisterBlock(Elaboratable):
         self.registers = tuple(r for r in registers if r.name not in absent)
         self._fields = {}
         self._sets = {}
-        self._next = {}
         resets = resets or {}
         for reg in registers:
             for f in reg.fields:
@@ -45,8 +44,6 @@ class RegisterBlock(Elaboratable):
                                                           f"_{f.name.lower()}")
                 init = resets.get(f.reset, 0) if isinstance(f.reset, str) else f.reset
                 self._fields[reg.name, f.name] = Signal(f.width, init=init, name=sig_name)
-                if f.access == "RW":
-                    self._next[reg.name, f.name] = Signal(f.width, name=f"{sig_name}_next")
                 if f.access == "RW1C":
                     self._sets[reg.name, f.name] = Signal(f.width, name=f"{sig_name}_set")
 
@@ -60,12 +57,6 @@ class RegisterBlock(Elaboratable):
 
     def __getitem__(self, key):
         return self._fields[key]
-
-    def written(self, reg, field):
-        """The value RW field ``reg.field`` holds from the next cycle on: what a write in this
-        cycle puts there, else its current value. Lets an action bit (CTRL.START) act in
-        the cycle of its write with the RW bits written alongside it."""
-        return self._next[reg, field]
 
     def set_of(self, reg, field):
         """Pulse bits of this RW1C field high to set them (hardware events)."""
@@ -102,8 +93,6 @@ class RegisterBlock(Elaboratable):
                     lane = slice(bit - f.lsb, end - f.lsb)
                     lane_write = write & self.w_strb[bit // 8]
                     if f.access == "RW":
-                        m.d.comb += self._next[reg.name, f.name][lane].eq(
-                            Mux(lane_write, self.w_data[bit:end], sig[lane]))
                         with m.If(lane_write):
                             m.d.sync += sig[lane].eq(self.w_data[bit:end])
                     else:

@@ -86,8 +86,7 @@ class Channel(Elaboratable):
             ((src | dst | length) & (cfg.beat_bytes - 1)).any() |   # unaligned: not built
             (src_mode > MODE_FIXED) | (dst_mode > MODE_FIXED) |    # streams: not built
             regs["XFER", "REQ"] |                                  # req/ack: not built
-            # scatter-gather, not built: SG as written with this START
-            regs.written("CTRL", "SG")
+            regs["CTRL", "SG"]                                     # scatter-gather: not built
         )
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
@@ -126,7 +125,11 @@ class Channel(Elaboratable):
             self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED)),
         ]
 
-        start = regs["CTRL", "START"]
+        # START acts in the cycle after its write: the RW bits written with it (SG, CYCLIC)
+        # are then in their registers, and the wide clears below hang off a flip-flop, not
+        # off the register-port decode.
+        start = Signal()
+        m.d.sync += start.eq(regs["CTRL", "START"])
 
         with m.FSM():
             with m.State("IDLE"):

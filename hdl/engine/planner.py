@@ -48,7 +48,7 @@ class BurstPlanner(wiring.Component):
     Members
     -------
     transfer : In(Transfer)
-        The transfer to plan, read while idle (the channel's registers).
+        The transfer to plan (the channel's registers), as it is in the cycle before ``go``.
     go : In(1)
         Start planning ``transfer``; ignored unless idle.
     bursts : Out(stream of Burst)
@@ -87,17 +87,6 @@ class BurstPlanner(wiring.Component):
         remaining = Signal(len(self.transfer.length) - shift)  # in beats
         active = Signal()
 
-        # While idle the state follows the transfer every cycle, so `go` only has to set
-        # `active`: no wide load enable hangs off the register write that starts a run.
-        m.d.comb += self.idle.eq(~active & ~out.valid)
-        with m.If(self.idle):
-            t = self.transfer
-            m.d.sync += [
-                src.eq(t.src), dst.eq(t.dst), remaining.eq(t.length[shift:]),
-                src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed),
-                active.eq(self.go & (t.length[shift:] != 0)),
-            ]
-
         # Sizing a burst takes two registered steps (three bounds; then their minimum) and
         # moving the addresses a third: a burst every third cycle at most, plenty for
         # bursts of three beats or more, and short paths for a high Fmax.
@@ -105,14 +94,29 @@ class BurstPlanner(wiring.Component):
         limit = Mux(src_fixed | dst_fixed, min(self._max_burst, FIXED_MAX_BEATS),
                     self._max_burst)
         bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}") for i in range(3)]
-
-        with m.If(active & (step == 0)):
+        m.d.comb += self.idle.eq(~active & ~out.valid)
+        with m.If(self.idle | (active & (step == 0))):
             m.d.sync += [
                 bound[0].eq(Mux(remaining < limit, remaining, limit)),
                 bound[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src))),
                 bound[2].eq(Mux(dst_fixed, limit, self._beats_to_page_end(dst))),
                 step.eq(1),
             ]
+
+        # While idle the state follows the transfer, and the bounds follow the state, every
+        # cycle; `go` freezes both and sets `active`. So no wide load enable hangs off the
+        # register write that starts a run, the first burst is sized at once, and state and
+        # bounds agree whatever the transfer does in the cycle of `go`.
+        with m.If(self.idle):
+            with m.If(self.go):
+                m.d.sync += [active.eq(remaining != 0), step.eq(1)]
+            with m.Else():
+                t = self.transfer
+                m.d.sync += [
+                    src.eq(t.src), dst.eq(t.dst), remaining.eq(t.length[shift:]),
+                    src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed),
+                ]
+
         with m.If(active & (step == 1)):
             a, b, c = bound
             m.d.sync += [
