@@ -22,10 +22,10 @@ def test_channel_block_semantics():
         ctx.set(block.w_data, value)
         ctx.set(block.w_strb, strb)
         ctx.set(block.w_stb, 1)
-        pulses = (ctx.get(block["CTRL", "START"]), ctx.get(block["CTRL", "ABORT"]))
         await ctx.tick()
         ctx.set(block.w_stb, 0)
-        return pulses
+        # Actions pulse in the cycle after the write.
+        return (ctx.get(block["CTRL", "START"]), ctx.get(block["CTRL", "ABORT"]))
 
     def read(ctx, name):
         ctx.set(block.r_word, _offset(name))
@@ -37,6 +37,7 @@ def test_channel_block_semantics():
         await write(ctx, "DST_LO", 0xAABBCCDD, strb=0b1001)
         assert read(ctx, "DST_LO") == 0xAA2233DD
         assert await write(ctx, "CTRL", 0b10001) == (1, 0)     # START pulses, CYCLIC stored
+        await ctx.tick()
         assert ctx.get(block["CTRL", "START"]) == 0              # for one cycle only
         assert read(ctx, "CTRL") == 0b10000                      # W bits read 0
         assert await write(ctx, "CTRL", 0b00100, strb=0) == (0, 0)   # no strobe, no pulse

@@ -2,6 +2,7 @@
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..memport import BEATS_WIDTH, BurstCommand, ReadPortSignature, WritePortSignature
@@ -15,22 +16,51 @@ CTI_CONSTANT = 0b001
 CTI_INCREMENT = 0b010
 CTI_END = 0b111
 
+# Bursts accepted and not yet answered in full (the one being strobed and the ones whose
+# responses are still coming). Two let one burst's responses drain while the next is strobed.
+IN_FLIGHT = 2
+
 
 class WishboneAdapter(wiring.Component):
-    """Runs one burst per bus cycle, alternating read and write bursts when both wait.
+    """Runs bursts of one direction back to back in a bus cycle, alternating directions.
 
-    Each burst is a pipelined cycle: a strobe per beat (held while ``stall``), responses
-    counted until every strobe is answered, then ``cyc`` drops for one cycle so another
-    master can win the bus. ``adr`` is a word address.
+    A bus cycle (``cyc`` high) carries bursts of one direction. While a burst is strobed (a
+    strobe per beat, held while ``stall``), the next command of the same direction, if it is
+    already waiting, is strobed right after it, without waiting for responses. Responses come
+    in order; a small record of the bursts in flight gives each read beat its ``last`` and
+    each write burst its own ``b`` with its own error. Every burst ends with ``cti`` = 111
+    (the next burst of the cycle may start elsewhere); its other beats carry 010, or 001 for
+    a constant-address burst. ``adr`` is a word address.
 
-    On ERR the adapter stops strobing and waits for the strobes already sent. A read
-    then completes its burst on ``r`` with error beats (no bus traffic); a write consumes
-    the remaining beats of ``w`` without writing them and answers ``b`` with an error.
+    A bus cycle takes no new burst once its bursts add up to ``max_cycle_beats`` beats, or
+    when the other direction was already waiting when it began. It ends when every burst it
+    took is answered; ``cyc`` then drops for one cycle so another master can win the bus.
+    When both directions wait, they take turns.
+
+    On ERR the adapter stops strobing (a stalled strobe stays on the bus until taken) and
+    waits for the strobes already sent. If the burst being strobed is the one that failed,
+    it completes off the bus: a read delivers its missing beats on ``r`` with ``err``; a write
+    consumes its remaining ``w`` beats unwritten. Otherwise (a chained burst, perhaps of
+    another channel) it resumes. A write burst's ``b`` has ``err`` when any of its beats
+    failed. Every accepted command gets exactly its beats on ``r`` or its one ``b``.
+
+    The client takes every ``r`` beat in the cycle it is offered (the data mover reserves
+    room before it issues a read); ``b`` may be back-pressured.
+
+    Parameters
+    ----------
+    addr_width, data_width : int
+        Of the memory ports (byte addresses).
+    max_cycle_beats : int
+        Bus tenure bound: a bus cycle whose bursts add up to this many beats takes no new
+        burst, so it carries fewer than ``max_cycle_beats`` plus one burst's beats.
     """
 
-    def __init__(self, *, addr_width, data_width):
+    def __init__(self, *, addr_width, data_width, max_cycle_beats=64):
+        if max_cycle_beats < 1:
+            raise ValueError(f"max_cycle_beats must be at least 1, not {max_cycle_beats}")
         self._addr_width = addr_width
-        self._data_width = data_width
+        self._max_cycle_beats = max_cycle_beats
         self._shift = (data_width // 8).bit_length() - 1
         super().__init__({
             "read": In(ReadPortSignature(addr_width=addr_width, data_width=data_width)),
@@ -42,92 +72,124 @@ class WishboneAdapter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         wb = self.wb
+        rcmd, wcmd = self.read.cmd, self.write.cmd
         r, w, b = self.read.r, self.write.w, self.write.b
 
-        is_write = Signal()
+        # The bursts in flight (their beat counts, oldest first) and the write responses
+        # not yet taken. A write is accepted only with no response waiting, so both fit.
+        m.submodules.bursts = bursts = SyncFIFO(width=BEATS_WIDTH, depth=IN_FLIGHT)
+        m.submodules.b_queue = b_queue = SyncFIFO(width=1, depth=IN_FLIGHT)
+        m.d.comb += [b.valid.eq(b_queue.r_rdy), b.payload.err.eq(b_queue.r_data),
+                     b_queue.r_en.eq(b.ready)]
+
+        # --- Strobe side: the burst being strobed.
+        we = Signal()           # direction of the bus cycle
         addr = Signal(len(wb.adr))
-        beats = Signal(BEATS_WIDTH)
         fixed = Signal()
-        issued = Signal(BEATS_WIDTH)       # beats strobed, or dropped after an error
-        delivered = Signal(BEATS_WIDTH)    # read beats handed to `r`
-        pending = Signal(BEATS_WIDTH)      # strobes not yet answered
-        err = Signal()
+        left = Signal(BEATS_WIDTH)  # beats not yet strobed (or completed off the bus)
+        active = Signal()       # left != 0
+        final = Signal()        # left == 1
+        stop = Signal()         # an ERR came back: no new strobe until the sent ones are answered
+        skip = Signal()         # the burst failed: complete its remaining beats off the bus
+        held = Signal()         # the strobe on the bus was stalled: it stays until taken
+        # Beats of the bursts the bus cycle took.
+        taken = Signal(range(self._max_cycle_beats + 2 ** (BEATS_WIDTH - 1)))
+        other_waited = Signal()  # the other direction was waiting when the cycle began
         prefer_write = Signal()
+        # --- Response side.
+        pending = Signal(range(IN_FLIGHT * 2 ** (BEATS_WIDTH - 1) + 1))  # strobes not answered
+        nth = Signal(BEATS_WIDTH, init=1)  # the next response is the nth of the oldest burst
+        head_err = Signal()         # one of them was an error
 
-        response = wb.ack | wb.err
+        m.d.comb += [
+            wb.stb.eq(active & (~stop | held) & (~we | w.valid)),
+            wb.we.eq(we),
+            wb.adr.eq(addr),
+            wb.dat_w.eq(w.payload.data),
+            wb.sel.eq(Mux(we, w.payload.strb, -1)),
+            wb.cti.eq(Mux(final, CTI_END, Mux(fixed, CTI_CONSTANT, CTI_INCREMENT))),
+            wb.bte.eq(0),
+        ]
         accepted = wb.stb & ~wb.stall
-        pending_next = pending + accepted - response
+        answer = (wb.ack | wb.err) & wb.cyc
+        # A failed burst's beat: a read beat offered with an error, a write beat dropped.
+        fake = skip & Mux(we, w.valid, r.ready)
+        step = accepted | fake
+        m.d.comb += w.ready.eq(we & (accepted | skip))
+        m.d.sync += [held.eq(wb.stb & wb.stall), pending.eq(pending + accepted - answer)]
+        with m.If(step):
+            m.d.sync += [left.eq(left - 1), final.eq(left == 2), active.eq(~final)]
+        with m.If(accepted & ~fixed):
+            m.d.sync += addr.eq(addr + 1)
 
-        with m.If(b.ready):
-            m.d.sync += b.valid.eq(0)
+        # Errors: stop; once the strobes sent are answered, fail the rest of the burst being
+        # strobed if it is the one that failed (it is then the oldest in flight), else resume.
+        with m.If(answer & wb.err):
+            m.d.sync += stop.eq(1)
+        with m.If(stop & ~skip & ~wb.stb & (pending == 0)):
+            with m.If(active & head_err):
+                m.d.sync += skip.eq(1)
+            with m.Else():
+                m.d.sync += stop.eq(0)
+        with m.If(fake & final):
+            m.d.sync += [skip.eq(0), stop.eq(0)]
+
+        # Responses, real or off the bus, in burst order.
+        response = answer | fake
+        resp_err = wb.err | skip
+        head_last = nth == bursts.r_data
+        m.d.comb += [
+            r.valid.eq(~we & (answer | skip)),
+            r.payload.data.eq(wb.dat_r), r.payload.err.eq(resp_err),
+            r.payload.last.eq(head_last),
+            b_queue.w_data.eq(head_err | resp_err),
+        ]
+        with m.If(response):
+            m.d.sync += [nth.eq(Mux(head_last, 1, nth + 1)),
+                         head_err.eq(~head_last & (head_err | resp_err))]
+            m.d.comb += [bursts.r_en.eq(head_last), b_queue.w_en.eq(we & head_last)]
+
+        # --- Taking commands: the first burst of a bus cycle, or the next one of a chain.
+        load = Signal()
+        load_write = Signal()
+        cmd = BurstCommand(self._addr_width)(
+            Mux(load_write, wcmd.payload, rcmd.payload))
+        m.d.comb += [
+            bursts.w_data.eq(cmd.beats), bursts.w_en.eq(load),
+            wcmd.ready.eq(load & load_write), rcmd.ready.eq(load & ~load_write),
+        ]
+        with m.If(load):
+            m.d.sync += [
+                addr.eq(cmd.addr[self._shift:]), fixed.eq(cmd.fixed),
+                left.eq(cmd.beats), active.eq(1), final.eq(cmd.beats == 1),
+            ]
 
         with m.FSM():
             with m.State("IDLE"):
-                # Alternate directions when both wait; a write waits for its last response
-                # to be taken so `b` holds at most one.
-                can_write = self.write.cmd.valid & ~b.valid
-                pick_write = can_write & (prefer_write | ~self.read.cmd.valid)
-                pick_read = self.read.cmd.valid & ~pick_write
-                cmd = BurstCommand(self._addr_width)(
-                    Mux(pick_write, self.write.cmd.payload, self.read.cmd.payload))
-                m.d.comb += [self.write.cmd.ready.eq(pick_write),
-                             self.read.cmd.ready.eq(pick_read)]
-                with m.If(pick_write | pick_read):
+                can_write = wcmd.valid & ~b_queue.r_rdy
+                pick_write = can_write & (prefer_write | ~rcmd.valid)
+                m.d.comb += [load.eq(pick_write | rcmd.valid), load_write.eq(pick_write)]
+                with m.If(load):
                     m.d.sync += [
-                        is_write.eq(pick_write), prefer_write.eq(~pick_write),
-                        addr.eq(cmd.addr[self._shift:]), beats.eq(cmd.beats),
-                        fixed.eq(cmd.fixed), issued.eq(0), delivered.eq(0), pending.eq(0),
-                        err.eq(0),
+                        we.eq(pick_write), prefer_write.eq(~pick_write),
+                        other_waited.eq(Mux(pick_write, rcmd.valid, wcmd.valid)),
+                        taken.eq(cmd.beats),
                     ]
-                    m.next = "BURST"
+                    m.next = "CYCLE"
 
-            with m.State("BURST"):
-                more = (issued != beats) & ~err
+            with m.State("CYCLE"):
+                m.d.comb += wb.cyc.eq(1)
+                free = ~active | (final & accepted)
+                room = bursts.w_rdy & ~(we & b_queue.r_rdy)
                 m.d.comb += [
-                    wb.cyc.eq(1),
-                    wb.stb.eq(more & (~is_write | w.valid)),
-                    wb.we.eq(is_write),
-                    wb.adr.eq(addr),
-                    wb.dat_w.eq(w.payload.data),
-                    wb.sel.eq(Mux(is_write, w.payload.strb, -1)),
-                    wb.cti.eq(Mux(fixed, CTI_CONSTANT,
-                                  Mux(issued == beats - 1, CTI_END, CTI_INCREMENT))),
-                    wb.bte.eq(0),
+                    load_write.eq(we),
+                    load.eq(free & room & ~stop & ~other_waited &
+                            (taken < self._max_cycle_beats) & Mux(we, wcmd.valid, rcmd.valid)),
                 ]
-                # After an error the rest of a write burst's data is consumed unwritten.
-                drain = is_write & err & (issued != beats)
-                m.d.comb += w.ready.eq(is_write & (accepted | drain))
-                step = Mux(is_write, w.valid & w.ready, accepted)
-                m.d.sync += issued.eq(issued + step)
-                with m.If(accepted & ~fixed):
-                    m.d.sync += addr.eq(addr + 1)
-                m.d.sync += pending.eq(pending_next)
-                with m.If(wb.err):
-                    m.d.sync += err.eq(1)
-
-                with m.If(~is_write & response):
-                    m.d.comb += [
-                        r.valid.eq(1), r.payload.data.eq(wb.dat_r), r.payload.err.eq(wb.err),
-                        r.payload.last.eq(delivered == beats - 1),
-                    ]
-                    m.d.sync += delivered.eq(delivered + 1)
-
-                all_consumed = issued + step == beats
-                with m.If(is_write & all_consumed & (pending_next == 0)):
-                    m.d.sync += [b.valid.eq(1), b.payload.err.eq(err | wb.err)]
+                with m.If(load):
+                    m.d.sync += taken.eq(taken + cmd.beats)
+                # Every beat strobed and every strobe answered: every burst is complete.
+                answered = (pending == 0) | ((pending == 1) & answer)
+                with m.If(~active & ~stop & answered & ~load):
                     m.next = "IDLE"
-                with m.If(~is_write & (all_consumed | err | wb.err) & (pending_next == 0)):
-                    with m.If(delivered + response == beats):
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "READ_TAIL"
-
-            with m.State("READ_TAIL"):
-                # The beats the failed read never asked for: errors, off the bus.
-                m.d.comb += [r.valid.eq(1), r.payload.err.eq(1),
-                             r.payload.last.eq(delivered == beats - 1)]
-                with m.If(r.ready):
-                    m.d.sync += delivered.eq(delivered + 1)
-                    with m.If(delivered == beats - 1):
-                        m.next = "IDLE"
         return m

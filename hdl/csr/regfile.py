@@ -28,7 +28,7 @@ class RegisterBlock(Elaboratable):
 
     - ``R``: driven by the hardware (comb), read by software;
     - ``RW``: the stored value, read by the hardware;
-    - ``W``: a one-cycle pulse when software writes 1;
+    - ``W``: a one-cycle pulse in the cycle after software writes 1;
     - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of`.
     """
 
@@ -100,7 +100,9 @@ class RegisterBlock(Elaboratable):
                             self.w_data[bit:end] & lane_write.replicate(end - bit))
                     bit = end
                 if f.access == "W":
-                    m.d.comb += sig.eq(strobed)
+                    # Registered: actions reach the channels from a flip-flop, not from the
+                    # register-port decode, and the RW bits written alongside are in place.
+                    m.d.sync += sig.eq(strobed)
                 elif f.access == "RW1C":
                     m.d.sync += sig.eq((sig & ~strobed) | self._sets[reg.name, f.name])
         return m

@@ -125,11 +125,7 @@ class Channel(Elaboratable):
             self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED)),
         ]
 
-        # START acts in the cycle after its write: the RW bits written with it (SG, CYCLIC)
-        # are then in their registers, and the wide clears below hang off a flip-flop, not
-        # off the register-port decode.
-        start = Signal()
-        m.d.sync += start.eq(regs["CTRL", "START"])
+        start = regs["CTRL", "START"]   # a pulse in the cycle after the register write
 
         with m.FSM():
             with m.State("IDLE"):

@@ -168,14 +168,15 @@ def _read_burst_start(h):
         if d.m_axi__arvalid.value and d.m_axi__arready.value:
             return int(d.m_axi__araddr.value)
         return None
-    # Wishbone: the first accepted strobe of a read cycle (cti is not "increment" only there).
-    first = getattr(h, "_wb_prev_cyc", 0) == 0
-    accepted = d.m_wb__stb.value and not d.m_wb__stall.value and not d.m_wb__we.value
+    # Wishbone: the first accepted read strobe of a bus cycle, or after a strobe with
+    # cti = 111 (the adapter chains bursts in one bus cycle and ends each with 111).
+    start = getattr(h, "_wb_burst_start", True)
+    accepted = d.m_wb__cyc.value and d.m_wb__stb.value and not d.m_wb__stall.value
     if accepted:
-        h._wb_prev_cyc = 1
+        h._wb_burst_start = int(d.m_wb__cti.value) == 0b111
     if not d.m_wb__cyc.value:
-        h._wb_prev_cyc = 0
-    if accepted and first:
+        h._wb_burst_start = True
+    if accepted and start and not d.m_wb__we.value:
         return int(d.m_wb__adr.value) << h.config.beat_shift
     return None
 
