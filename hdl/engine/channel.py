@@ -19,9 +19,9 @@ class Channel(Elaboratable):
     cannot be done by this build) and handed to the channel's burst planner. The run
     completes when the planner is idle and every burst it emitted has retired, that is when
     its last write is acknowledged, so DONE and the interrupt always mean the data is in
-    memory. CYCLIC restarts the transfer (as the registers then hold it) until STOP. ABORT drops the bursts not yet
-    emitted and halts once the others retired; a bus error does the same and makes the mover
-    drop this channel's queued data.
+    memory. CYCLIC restarts the transfer (as the registers then hold it) until STOP. ABORT
+    drops the bursts not yet emitted and halts once the others retired; a bus error does the
+    same and makes the mover drop this channel's queued data.
 
     Parameters
     ----------
@@ -33,8 +33,10 @@ class Channel(Elaboratable):
     -------
     planner : BurstPlanner
         Its ``bursts`` stream goes to the arbiter.
-    retire, read_fault, write_fault : event inputs
-        The mover's events, already filtered for this channel (``valid`` only when ours).
+    retire_valid, retire_beats : Signal, in
+        One of our bursts retired, with this many beats written (0 when dropped).
+    fault_valid, fault_code, fault_addr : Signal, in
+        A bus error on one of our bursts: READ_ERROR or WRITE_ERROR, and its address.
     discard : Signal, out
         Ask the mover to drop this channel's bursts.
     irq : Signal, out
@@ -93,7 +95,6 @@ class Channel(Elaboratable):
         raise_done = Signal()
         raise_end = Signal()
         raise_error = Signal()
-        coalesced_done = Signal()
         m.submodules.coalescer = coalescer = _Coalescer(regs)
         m.d.comb += [
             coalescer.event.eq(raise_done), coalescer.flush.eq(raise_end | raise_error),
