@@ -83,13 +83,17 @@ class Channel(Elaboratable):
         length = regs["LEN", "VALUE"]
         src_mode = regs["XFER", "SRC_MODE"]
         dst_mode = regs["XFER", "DST_MODE"]
-        bad = (
+        # Judged from the registers of the cycle before, like the planner sizes its first
+        # burst: the wide compares stay off the path from START to the planner. (CTRL.SG
+        # may be written with START itself, so it is taken as it is now.)
+        bad_transfer = Signal()
+        m.d.sync += bad_transfer.eq(
             (length == 0) |
             ((src | dst | length) & (cfg.beat_bytes - 1)).any() |   # unaligned: not built
             (src_mode > MODE_FIXED) | (dst_mode > MODE_FIXED) |    # streams: not built
-            regs["XFER", "REQ"] |                                  # req/ack: not built
-            regs["CTRL", "SG"]                                     # scatter-gather: not built
+            regs["XFER", "REQ"]                                    # req/ack: not built
         )
+        bad = bad_transfer | regs["CTRL", "SG"]                     # scatter-gather: not built
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()

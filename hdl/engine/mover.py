@@ -110,12 +110,13 @@ class DataMover(wiring.Component):
         # less from START to AR. Its valid never falls before ready: the burst is held by the
         # arbiter, and queue room and FIFO room only grow while it waits.
         free_beats = Signal(range(self._fifo_depth + 1), init=self._fifo_depth)
+        reserving = Signal(BEATS_WIDTH)     # room taken by the burst issued last cycle
         burst = self.bursts.payload.burst
         cmd = self.read.cmd
         take = Signal()
         m.d.comb += [
             cmd.valid.eq(self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy &
-                         (free_beats >= burst.beats)),
+                         (reserving == 0) & (free_beats >= burst.beats)),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(burst.beats),
             cmd.payload.fixed.eq(burst.src_fixed),
             take.eq(cmd.valid & cmd.ready),
@@ -181,25 +182,30 @@ class DataMover(wiring.Component):
             m.d.sync += [wcmd.valid.eq(1), wcmd.payload.addr.eq(entry.dst),
                          wcmd.payload.beats.eq(entry.beats), wcmd.payload.fixed.eq(entry.fixed)]
 
-        # --- Write data: stream each planned burst's beats out of the FIFO (or drop them).
+        # --- Write data: stream each planned burst's beats out of the FIFO (or drop them),
+        # through an output register: W does not start at the block RAM's slow output.
         w = self.write.w
         plan = beat_plan(beat_plans.r_data)
         w_index = Signal(BEATS_WIDTH)
         w_last = w_index == plan.last
-        pop = Signal()
-        m.d.comb += [
-            w.valid.eq(beat_plans.r_rdy & ~plan.drop & data_fifo.r_rdy),
-            w.payload.data.eq(data_fifo.r_data),
-            w.payload.strb.eq(-1),
-            w.payload.last.eq(w_last),
-            pop.eq((w.valid & w.ready) | (beat_plans.r_rdy & plan.drop & data_fifo.r_rdy)),
-            data_fifo.r_en.eq(pop),
-        ]
+        beat_ready = beat_plans.r_rdy & data_fifo.r_rdy
+        send = beat_ready & ~plan.drop & (~w.valid | w.ready)
+        pop = send | (beat_ready & plan.drop)
+        m.d.comb += data_fifo.r_en.eq(pop)
+        with m.If(w.ready):
+            m.d.sync += w.valid.eq(0)
+        with m.If(send):
+            m.d.sync += [w.valid.eq(1), w.payload.data.eq(data_fifo.r_data),
+                         w.payload.strb.eq(-1), w.payload.last.eq(w_last)]
         with m.If(pop):
             m.d.sync += w_index.eq(Mux(w_last, 0, w_index + 1))
             m.d.comb += beat_plans.r_en.eq(w_last)
 
-        m.d.sync += free_beats.eq(free_beats - Mux(take, burst.beats, 0) + pop)
+        # The room a burst takes is counted in the cycle after it is issued, off the path
+        # of the issue decision; no burst is issued in that cycle (the arbiter, refilling
+        # from empty, offers none then anyway).
+        m.d.sync += [reserving.eq(Mux(take, burst.beats, 0)),
+                     free_beats.eq(free_beats - reserving + pop)]
 
         # --- Write responses: retire the burst; a failed write reports the burst's address.
         b = self.write.b
