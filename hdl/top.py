@@ -20,8 +20,6 @@ from .registers import ErrorCode
 
 __all__ = ["DMAController"]
 
-VERSION = regs.VERSION
-
 
 class DMAController(wiring.Component):
     """The Hauler DMA controller.
@@ -65,7 +63,7 @@ class DMAController(wiring.Component):
 
     def _global_values(self):
         cfg = self.config
-        major, minor, patch = VERSION
+        major, minor, patch = regs.VERSION
         return {
             ("ID", "VALUE"): regs.ID_VALUE,
             ("VERSION", "MAJOR"): major, ("VERSION", "MINOR"): minor,

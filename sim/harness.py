@@ -7,6 +7,7 @@ resets the DUT (after the bus models exist, as cocotbext-axi requires).
 
 import random
 
+import cocotb
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from .bench import bench_config, reset_dut, start_clock
@@ -88,7 +89,6 @@ class Harness:
         """Build the bench. ``backpressure`` is the probability of a pause (AXI) or a stall
         (Wishbone) in each cycle on every channel of the memory; Wishbone also draws its
         response latency from ``latency``."""
-        import cocotb
         config = bench_config()
         seed = random.getrandbits(32) if seed is None else seed
         rng = random.Random(seed)

@@ -206,7 +206,10 @@ class _Coalescer(Elaboratable):
         pending = Signal(8)
         flushing = Signal()
         idle_cycles = Signal(24)
-        timed_out = (self._timeout != 0) & (idle_cycles == self._timeout)
+        # Registered: true in the cycle where idle_cycles reaches TIMEOUT.
+        timed_out = Signal()
+        m.d.sync += timed_out.eq((self._timeout != 0) & (pending != 0) & ~self.event &
+                                 ~self.fire & (idle_cycles == self._timeout - 1))
         m.d.comb += self.fire.eq((pending != 0) &
                                  ((pending >= self._count) | flushing | timed_out))
         m.d.sync += flushing.eq(self.flush | (flushing & ~self.fire))

@@ -57,6 +57,7 @@ class DataMover(wiring.Component):
         self._channels = channels
         self._outstanding = outstanding
         self._fifo_depth = fifo_depth
+        self._max_burst = max_burst
         # Bursts read (or being read) but not yet written: enough to keep every outstanding
         # read plus a FIFO full of whole bursts queued for the writer (a power of two).
         self._queued = 1 << (outstanding + max(2, fifo_depth // max_burst) - 1).bit_length()
@@ -115,8 +116,9 @@ class DataMover(wiring.Component):
         cmd = self.read.cmd
         take = Signal()
         m.d.comb += [
+            # Room for a burst of the longest kind, a compare against a constant: short.
             cmd.valid.eq(self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy &
-                         (reserving == 0) & (free_beats >= burst.beats)),
+                         (reserving == 0) & (free_beats >= self._max_burst)),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(burst.beats),
             cmd.payload.fixed.eq(burst.src_fixed),
             take.eq(cmd.valid & cmd.ready),

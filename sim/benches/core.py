@@ -355,3 +355,21 @@ async def irq_coalescing_by_count(dut):
     await drv.wait_idle(0)
     await drv.write("IRQ_COALESCE", 0, 0)
     await h.finish()
+
+
+@cocotb.test()
+async def irq_coalescing_by_timeout(dut):
+    """COUNT never reached: the TIMEOUT raises DONE while the cyclic run goes on."""
+    h = await Harness.create(dut)
+    drv = h.driver
+    await drv.write_fields("IRQ_COALESCE", 0, count=255, timeout=50)
+    await drv.write_fields("IRQ_ENABLE", 0, done=1)
+    await drv.setup_transfer(0, 0x0, 0x8000, 0x400 * h.config.beat_bytes)
+    await drv.start(0, cyclic=True)
+    await drv.wait_irq(h.dut.irq)
+    assert await drv.read("COMPLETED", 0) == 1
+    assert (await drv.status(0)).busy
+    await drv.stop(0)
+    await drv.wait_idle(0)
+    await drv.write("IRQ_COALESCE", 0, 0)
+    await h.finish()
