@@ -16,14 +16,6 @@ def simulate(dut, *testbenches, deadline_cycles=100_000, vcd=None):
         sim.run_until(deadline_cycles * 1e-6)
 
 
-async def send(ctx, stream, payload):
-    """Offer ``payload`` on ``stream`` (a stream the testbench drives) until it is taken."""
-    ctx.set(stream.payload, payload)
-    ctx.set(stream.valid, 1)
-    await ctx.tick().until(stream.ready)
-    ctx.set(stream.valid, 0)
-
-
 async def receive(ctx, stream):
     """Take one payload from ``stream`` (a stream the testbench consumes)."""
     ctx.set(stream.ready, 1)

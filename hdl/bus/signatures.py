@@ -15,9 +15,6 @@ __all__ = ["AXI4Signature", "AXI4LiteSignature", "WishboneSignature"]
 BURST_FIXED = 0
 BURST_INCR = 1
 
-# AXI responses (xRESP): bit 1 set means SLVERR (2) or DECERR (3).
-RESP_OKAY = 0
-
 
 class AXI4Signature(wiring.Signature):
     """AXI4 master with one ID bit (the core issues all its transactions in order)."""
