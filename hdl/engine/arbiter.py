@@ -50,14 +50,17 @@ class BurstArbiter(wiring.Component):
         # one cycle (a long path otherwise). A burst every other cycle is plenty: bursts are
         # offered at most every third cycle per channel and last one cycle per beat.
         take = any_request & ~self.out.valid
+        # No reset on the payload: reset and enable together cost a LUT per flip-flop.
+        payload = Signal.like(self.out.payload, reset_less=True)
+        m.d.comb += self.out.payload.eq(payload)
         with m.If(self.out.ready):
             m.d.sync += self.out.valid.eq(0)
         with m.If(take):
-            m.d.sync += [self.out.valid.eq(1), self.out.payload.channel.eq(grant), last.eq(grant)]
+            m.d.sync += [self.out.valid.eq(1), payload.channel.eq(grant), last.eq(grant)]
             with m.Switch(grant):
                 for i in range(n):
                     with m.Case(i):
-                        m.d.sync += self.out.payload.burst.eq(inputs[i].payload)
+                        m.d.sync += payload.burst.eq(inputs[i].payload)
         for i in range(n):
             m.d.comb += inputs[i].ready.eq(take & (grant == i))
         return m

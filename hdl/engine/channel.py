@@ -127,8 +127,9 @@ class Channel(Elaboratable):
             # Halting: drop what is not yet emitted; drop our queued data after an error.
             # (Gated by BUSY: the code of the previous run is still there at START.)
             planner.abort.eq(halting),
-            self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED)),
         ]
+        # Registered: the mover looks it up by channel number on its write-issue path.
+        m.d.sync += self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED))
 
         start = regs["CTRL", "START"]   # a pulse in the cycle after the register write
 
@@ -191,8 +192,8 @@ class _Coalescer(Elaboratable):
     TIMEOUT cycles without a new event while some are pending. ``flush`` (the run ended)
     raises pending events at once so the last completions are never held back.
 
-    The decision is taken from registered counts, one cycle after the event, to keep the
-    count compare off the event path."""
+    Both decisions come from flip-flops, a cycle after the fact: the count compare and the
+    timeout count-down stay off the path of ``fire``, which resets them."""
 
     def __init__(self, regs):
         self._count = regs["IRQ_COALESCE", "COUNT"]
@@ -203,20 +204,25 @@ class _Coalescer(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        pending = Signal(8)
+        pending = Signal(len(self._count) + 1)   # may pass COUNT by one before it fires
         flushing = Signal()
-        idle_cycles = Signal(24)
-        # Registered: true in the cycle where idle_cycles reaches TIMEOUT.
+        reached = Signal()
+        # Cycles left before the timeout, reloaded by every event; fires when it reaches 0.
+        left = Signal.like(self._timeout, reset_less=True)
         timed_out = Signal()
-        m.d.sync += timed_out.eq((self._timeout != 0) & (pending != 0) & ~self.event &
-                                 ~self.fire & (idle_cycles == self._timeout - 1))
-        m.d.comb += self.fire.eq((pending != 0) &
-                                 ((pending >= self._count) | flushing | timed_out))
-        m.d.sync += flushing.eq(self.flush | (flushing & ~self.fire))
+        m.d.comb += self.fire.eq((pending != 0) & (reached | flushing | timed_out))
+        m.d.sync += [
+            reached.eq((pending >= self._count) & ~self.fire),
+            timed_out.eq((self._timeout != 0) & (pending != 0) & ~self.event & ~self.fire &
+                         (left == 1)),
+            flushing.eq(self.flush | (flushing & ~self.fire)),
+        ]
+        with m.If(self.fire | self.event):
+            m.d.sync += left.eq(self._timeout)
+        with m.Elif((pending != 0) & (left != 0)):
+            m.d.sync += left.eq(left - 1)
         with m.If(self.fire):
-            m.d.sync += [pending.eq(self.event), idle_cycles.eq(0)]
+            m.d.sync += pending.eq(self.event)
         with m.Elif(self.event):
-            m.d.sync += [pending.eq(pending + 1), idle_cycles.eq(0)]
-        with m.Elif(pending != 0):
-            m.d.sync += idle_cycles.eq(idle_cycles + 1)
+            m.d.sync += pending.eq(pending + 1)
         return m

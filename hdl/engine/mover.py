@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..memport import BEATS_WIDTH, ReadPortSignature, WritePortSignature
 from .arbiter import ChannelBurst
+from .beatfifo import BeatFifo
 
 
 __all__ = ["DataMover"]
@@ -26,6 +27,15 @@ def RetireEvent(addr_width, channels):
 def FaultEvent(addr_width, channels):
     """A bus error on a data beat of ``channel`` at ``addr``."""
     return _event(addr_width, channels, addr=unsigned(addr_width))
+
+
+def _register_payload(m, out, value):
+    """``out`` follows ``value`` one cycle later. Only ``valid`` is reset: a flip-flop with
+    both reset and enable costs a LUT in front of it on iCE40 and ECP5, and payloads need
+    neither."""
+    payload = Signal(len(out.as_value()) - 1, reset_less=True)
+    m.d.sync += [out.valid.eq(value.valid), payload.eq(value.as_value()[1:])]
+    m.d.comb += out.as_value()[1:].eq(payload)
 
 
 class DataMover(wiring.Component):
@@ -80,8 +90,9 @@ class DataMover(wiring.Component):
         retire = Signal.like(self.retire)
         read_fault = Signal.like(self.read_fault)
         write_fault = Signal.like(self.write_fault)
-        m.d.sync += [self.retire.eq(retire), self.read_fault.eq(read_fault),
-                     self.write_fault.eq(write_fault)]
+        for event, decided in ((self.retire, retire), (self.read_fault, read_fault),
+                               (self.write_fault, write_fault)):
+            _register_payload(m, event, decided)
         aw = self._addr_width
 
         read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
@@ -93,10 +104,10 @@ class DataMover(wiring.Component):
         # The index of a burst's last beat, not its length: no subtraction on the W path.
         beat_plan = data.StructLayout({"last": unsigned(BEATS_WIDTH - 1), "drop": unsigned(1)})
 
+        m.submodules.data_fifo = data_fifo = BeatFifo(width=self._data_width,
+                                                      depth=self._fifo_depth)
         # A buffered FIFO of depth n + 1 keeps n entries in memory and one in its output
         # register: with n a power of two its pointers wrap for free.
-        m.submodules.data_fifo = data_fifo = SyncFIFOBuffered(
-            width=self._data_width, depth=self._fifo_depth + 1)
         m.submodules.read_queue = read_queue = SyncFIFOBuffered(
             width=read_info.size, depth=self._outstanding + 1)
         m.submodules.write_queue = write_queue = SyncFIFOBuffered(
@@ -110,15 +121,21 @@ class DataMover(wiring.Component):
         # The command is the granted burst itself, not a copy in another register: one cycle
         # less from START to AR. Its valid never falls before ready: the burst is held by the
         # arbiter, and queue room and FIFO room only grow while it waits.
+        # The room a burst takes is counted in the cycle after it is issued, off the path of
+        # the issue decision; no burst is issued in that cycle (the arbiter, refilling from
+        # empty, offers none then anyway). Whether the longest burst fits is decided a cycle
+        # ahead, from registers: beats freed in that cycle count a cycle later.
         free_beats = Signal(range(self._fifo_depth + 1), init=self._fifo_depth)
-        reserving = Signal(BEATS_WIDTH)     # room taken by the burst issued last cycle
+        took = Signal()
+        reserving = Signal(BEATS_WIDTH, reset_less=True)    # the beats of the burst taken
+        unreserved = Signal.like(free_beats)
+        room = Signal(init=1)
         burst = self.bursts.payload.burst
         cmd = self.read.cmd
         take = Signal()
         m.d.comb += [
-            # Room for a burst of the longest kind, a compare against a constant: short.
-            cmd.valid.eq(self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy &
-                         (reserving == 0) & (free_beats >= self._max_burst)),
+            cmd.valid.eq(self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took &
+                         room),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(burst.beats),
             cmd.payload.fixed.eq(burst.src_fixed),
             take.eq(cmd.valid & cmd.ready),
@@ -160,54 +177,84 @@ class DataMover(wiring.Component):
                 m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
                              read_done.w_data.eq(burst_err | r.payload.err)]
 
-        # --- Write issue: once a burst is wholly read, announce it (or drop it).
+        # --- Write issue: once a burst is wholly read, announce it (or drop it). The next
+        # burst to write is first taken out of the queues into registers, so the decision
+        # starts from flip-flops, not from the queues' read multiplexers. One burst every
+        # other cycle at most, like the read issue.
         wcmd = self.write.cmd
         entry = write_info(write_queue.r_data)
-        drop = read_done.r_data | self.discard.bit_select(entry.channel, 1)
+        next_valid = Signal()
+        next_burst = Signal(write_info, reset_less=True)
+        next_last = Signal(BEATS_WIDTH - 1, reset_less=True)     # index of its last beat
+        next_read_err = Signal(reset_less=True)
+        advance = ~next_valid & write_queue.r_rdy & read_done.r_rdy
+        m.d.comb += [write_queue.r_en.eq(advance), read_done.r_en.eq(advance)]
+        with m.If(advance):
+            m.d.sync += [next_valid.eq(1), next_burst.eq(entry), next_last.eq(entry.beats - 1),
+                         next_read_err.eq(read_done.r_data)]
+        drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
         start = Signal()
-        m.d.comb += start.eq(write_queue.r_rdy & read_done.r_rdy & (~wcmd.valid | wcmd.ready) &
+        m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
                              beat_plans.w_rdy & resp_queue.w_rdy &
                              # A dropped burst retires now: not in the cycle a B retires one.
                              ~(drop & self.write.b.valid))
+        with m.If(start):
+            m.d.sync += next_valid.eq(0)
         plan_in = beat_plan(beat_plans.w_data)
         resp_in = resp_info(resp_queue.w_data)
         m.d.comb += [
-            write_queue.r_en.eq(start), read_done.r_en.eq(start), beat_plans.w_en.eq(start),
-            plan_in.last.eq(entry.beats - 1), plan_in.drop.eq(drop),
-            resp_in.channel.eq(entry.channel), resp_in.dst.eq(entry.dst),
-            resp_in.beats.eq(entry.beats),
+            beat_plans.w_en.eq(start),
+            plan_in.last.eq(next_last), plan_in.drop.eq(drop),
+            resp_in.channel.eq(next_burst.channel), resp_in.dst.eq(next_burst.dst),
+            resp_in.beats.eq(next_burst.beats),
             resp_queue.w_en.eq(start & ~drop),
         ]
+        # Payload registers without reset (see _register_payload).
+        wcmd_payload = Signal.like(wcmd.payload, reset_less=True)
+        m.d.comb += wcmd.payload.eq(wcmd_payload)
         with m.If(wcmd.ready):
             m.d.sync += wcmd.valid.eq(0)
         with m.If(start & ~drop):
-            m.d.sync += [wcmd.valid.eq(1), wcmd.payload.addr.eq(entry.dst),
-                         wcmd.payload.beats.eq(entry.beats), wcmd.payload.fixed.eq(entry.fixed)]
+            m.d.sync += [wcmd.valid.eq(1), wcmd_payload.addr.eq(next_burst.dst),
+                         wcmd_payload.beats.eq(next_burst.beats),
+                         wcmd_payload.fixed.eq(next_burst.fixed)]
 
         # --- Write data: stream each planned burst's beats out of the FIFO (or drop them),
-        # through an output register: W does not start at the block RAM's slow output.
+        # through an output register: W does not start at the block RAM's slow output. The
+        # burst being written is held in registers (beats left, and whether the next beat is
+        # its last), loaded from the plan queue as the previous burst's last beat leaves: no
+        # compare and no queue logic between W's ready and the next beat.
         w = self.write.w
         plan = beat_plan(beat_plans.r_data)
-        w_index = Signal(BEATS_WIDTH)
-        w_last = w_index == plan.last
-        beat_ready = beat_plans.r_rdy & data_fifo.r_rdy
-        send = beat_ready & ~plan.drop & (~w.valid | w.ready)
-        pop = send | (beat_ready & plan.drop)
-        m.d.comb += data_fifo.r_en.eq(pop)
+        writing = Signal()
+        writing_drop = Signal(reset_less=True)
+        beats_left = Signal(BEATS_WIDTH - 1, reset_less=True)   # after the next one
+        next_is_last = Signal(reset_less=True)
+        # The beats of a planned burst are all in the FIFO already (store-and-forward).
+        send = writing & ~writing_drop & (~w.valid | w.ready)
+        pop = send | (writing & writing_drop)
+        load = beat_plans.r_rdy & (~writing | (pop & next_is_last))
+        w_data = Signal(self._data_width, reset_less=True)
+        w_last = Signal(reset_less=True)
+        m.d.comb += [data_fifo.r_en.eq(pop), beat_plans.r_en.eq(load),
+                     w.payload.data.eq(w_data), w.payload.strb.eq(-1),
+                     w.payload.last.eq(w_last)]
         with m.If(w.ready):
             m.d.sync += w.valid.eq(0)
         with m.If(send):
-            m.d.sync += [w.valid.eq(1), w.payload.data.eq(data_fifo.r_data),
-                         w.payload.strb.eq(-1), w.payload.last.eq(w_last)]
-        with m.If(pop):
-            m.d.sync += w_index.eq(Mux(w_last, 0, w_index + 1))
-            m.d.comb += beat_plans.r_en.eq(w_last)
+            m.d.sync += [w.valid.eq(1), w_data.eq(data_fifo.r_data), w_last.eq(next_is_last)]
+        with m.If(load):
+            m.d.sync += [writing.eq(1), writing_drop.eq(plan.drop), beats_left.eq(plan.last),
+                         next_is_last.eq(plan.last == 0)]
+        with m.Elif(pop & next_is_last):
+            m.d.sync += writing.eq(0)
+        with m.Elif(pop):
+            m.d.sync += [beats_left.eq(beats_left - 1), next_is_last.eq(beats_left == 1)]
 
-        # The room a burst takes is counted in the cycle after it is issued, off the path
-        # of the issue decision; no burst is issued in that cycle (the arbiter, refilling
-        # from empty, offers none then anyway).
-        m.d.sync += [reserving.eq(Mux(take, burst.beats, 0)),
-                     free_beats.eq(free_beats - reserving + pop)]
+        m.d.comb += unreserved.eq(free_beats - Mux(took, reserving, 0))
+        m.d.sync += [took.eq(take), reserving.eq(burst.beats),
+                     free_beats.eq(unreserved + pop),
+                     room.eq(unreserved >= self._max_burst)]
 
         # --- Write responses: retire the burst; a failed write reports the burst's address.
         b = self.write.b
@@ -223,5 +270,5 @@ class DataMover(wiring.Component):
                              write_fault.channel.eq(resp.channel),
                              write_fault.addr.eq(resp.dst)]
         with m.Elif(start & drop):
-            m.d.comb += [retire.valid.eq(1), retire.channel.eq(entry.channel)]
+            m.d.comb += [retire.valid.eq(1), retire.channel.eq(next_burst.channel)]
         return m
