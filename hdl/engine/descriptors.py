@@ -1,0 +1,154 @@
+"""The scatter-gather descriptor unit: fetches descriptors and writes completions back."""
+
+from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..memport import ReadPortSignature, WritePortSignature
+
+
+__all__ = ["READ_BYTES", "WRITEBACK_OFFSET", "DescriptorUnit"]
+
+#: Hardware reads bytes 0x00-0x27 of a descriptor and writes back STATUS and BYTES at 0x20.
+READ_BYTES = 0x28
+WRITEBACK_OFFSET = 0x20
+_WRITEBACK_BITS = 64
+
+
+def _channel_shape(channels):
+    return unsigned(max(1, (channels - 1).bit_length()))
+
+
+def FetchRequest(addr_width, channels):
+    """Read the descriptor at ``addr`` (64-byte aligned) for ``channel``."""
+    return data.StructLayout({"channel": _channel_shape(channels), "addr": unsigned(addr_width)})
+
+
+def FetchEvent(channels):
+    """A fetch finished: bytes 0x00-0x27 of the descriptor, or ``err`` (a bus error)."""
+    return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
+                              "err": unsigned(1), "bytes": unsigned(READ_BYTES * 8)})
+
+
+def WritebackRequest(addr_width, channels):
+    """Write ``status`` and ``bytes`` to the descriptor at ``addr``, in one 8-byte write."""
+    return data.StructLayout({"channel": _channel_shape(channels), "addr": unsigned(addr_width),
+                              "status": unsigned(32), "bytes": unsigned(32)})
+
+
+def WritebackEvent(channels):
+    """A write-back was acknowledged by the bus (``err``: with an error response)."""
+    return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
+                              "err": unsigned(1)})
+
+
+class DescriptorUnit(wiring.Component):
+    """Serves the channels' descriptor traffic, one fetch and one write-back at a time.
+
+    A fetch is one read burst covering bytes 0x00-0x27 (on a 128-bit bus the last beat also
+    covers 0x28-0x2F: reads have no byte enables; those bytes are ignored). A write-back is
+    one 8-byte write at 0x20: two beats on a 32-bit bus, one beat with byte enables on wider
+    ones. Both finish with an event broadcast to the channels, which only ask for a fetch
+    when they have room for the result, so the events need no handshake.
+
+    Parameters
+    ----------
+    addr_width, data_width, channels : int
+
+    Members
+    -------
+    fetch : In(stream of FetchRequest)
+    fetched : Out(FetchEvent)
+    writeback : In(stream of WritebackRequest)
+    written : Out(WritebackEvent)
+    read, write : neutral memory ports, to share the bus with the data mover
+    """
+
+    def __init__(self, *, addr_width, data_width, channels):
+        self._addr_width = addr_width
+        self._data_width = data_width
+        self._read_beats = -(-READ_BYTES * 8 // data_width)
+        super().__init__({
+            "fetch": In(stream.Signature(FetchRequest(addr_width, channels))),
+            "fetched": Out(FetchEvent(channels)),
+            "writeback": In(stream.Signature(WritebackRequest(addr_width, channels))),
+            "written": Out(WritebackEvent(channels)),
+            "read": Out(ReadPortSignature(addr_width=addr_width, data_width=data_width)),
+            "write": Out(WritePortSignature(addr_width=addr_width, data_width=data_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        self._fetcher(m)
+        self._writer(m)
+        return m
+
+    def _fetcher(self, m):
+        dw = self._data_width
+        cmd, r = self.read.cmd, self.read.r
+        busy = Signal()
+        channel = Signal.like(self.fetch.payload.channel, reset_less=True)
+        addr = Signal(self._addr_width, reset_less=True)
+        # Beats shift in from the top, so after the last one the first beat is at bit 0.
+        received = Signal(self._read_beats * dw, reset_less=True)
+        err = Signal(reset_less=True)
+        m.d.comb += [
+            self.fetch.ready.eq(~busy),
+            cmd.payload.addr.eq(addr), cmd.payload.beats.eq(self._read_beats),
+            r.ready.eq(busy),
+        ]
+        with m.If(self.fetch.valid & self.fetch.ready):
+            m.d.sync += [busy.eq(1), cmd.valid.eq(1), err.eq(0),
+                         channel.eq(self.fetch.payload.channel),
+                         addr.eq(self.fetch.payload.addr)]
+        with m.If(cmd.valid & cmd.ready):
+            m.d.sync += cmd.valid.eq(0)
+        with m.If(r.valid & r.ready):
+            m.d.sync += [received.eq(Cat(received[dw:], r.payload.data)),
+                         err.eq(err | r.payload.err)]
+            with m.If(r.payload.last):
+                m.d.sync += busy.eq(0)
+        # The event is a cycle after the last beat, from registers.
+        last_beat = Signal()
+        m.d.sync += last_beat.eq(r.valid & r.ready & r.payload.last)
+        m.d.comb += [
+            self.fetched.valid.eq(last_beat), self.fetched.channel.eq(channel),
+            self.fetched.err.eq(err), self.fetched.bytes.eq(received[:READ_BYTES * 8]),
+        ]
+
+    def _writer(self, m):
+        dw = self._data_width
+        cmd, w, b = self.write.cmd, self.write.w, self.write.b
+        beats = max(1, _WRITEBACK_BITS // dw)
+        busy = Signal()
+        channel = Signal.like(self.writeback.payload.channel, reset_less=True)
+        addr = Signal(self._addr_width, reset_less=True)
+        # STATUS then BYTES, shifted out from the bottom one beat at a time.
+        words = Signal(_WRITEBACK_BITS, reset_less=True)
+        left = Signal(range(beats + 1))
+        m.d.comb += [
+            self.writeback.ready.eq(~busy),
+            cmd.payload.addr.eq(addr), cmd.payload.beats.eq(beats),
+            w.valid.eq(left != 0),
+            w.payload.last.eq(left == 1),
+            b.ready.eq(busy & (left == 0)),
+        ]
+        if dw <= _WRITEBACK_BITS:
+            m.d.comb += [w.payload.data.eq(words[:dw]), w.payload.strb.eq(-1)]
+        else:
+            # 0x20 is the first half of a 16-byte-aligned beat: enable its low 8 bytes only.
+            m.d.comb += [w.payload.data.eq(words),
+                         w.payload.strb.eq(Const((1 << (_WRITEBACK_BITS // 8)) - 1,
+                                                 dw // 8))]
+        with m.If(self.writeback.valid & self.writeback.ready):
+            p = self.writeback.payload
+            m.d.sync += [busy.eq(1), cmd.valid.eq(1), left.eq(beats), channel.eq(p.channel),
+                         addr.eq(p.addr + WRITEBACK_OFFSET), words.eq(Cat(p.status, p.bytes))]
+        with m.If(cmd.valid & cmd.ready):
+            m.d.sync += cmd.valid.eq(0)
+        with m.If(w.valid & w.ready):
+            m.d.sync += [left.eq(left - 1), words.eq(words >> dw)]
+        m.d.sync += [self.written.valid.eq(b.valid & b.ready),
+                     self.written.err.eq(b.payload.err), self.written.channel.eq(channel)]
+        with m.If(b.valid & b.ready):
+            m.d.sync += busy.eq(0)
