@@ -6,18 +6,24 @@ from amaranth_sim import simulate
 from hauler.engine.mover import DataMover
 
 
+def _end_flag(src):
+    """The `end` flag the tests give a burst: a function of its address, to check it later."""
+    return src >> 5 & 1
+
+
 def run_mover(bursts, *, fail_reads=(), fail_writes=(), discard=0, channels=2, seed=0,
               stall=0.0, outstanding=2, fifo_depth=32, max_burst=8):
     dut = DataMover(addr_width=32, data_width=32, channels=channels, outstanding=outstanding,
                     fifo_depth=fifo_depth, max_burst=max_burst)
     rng = random.Random(seed)
     memory = {}          # word address -> value
-    log = dict(retired=[], read_faults=[], write_faults=[], cycles=0)
+    log = dict(retired=[], ends=[], read_faults=[], write_faults=[], cycles=0)
 
     async def feed(ctx):
         for ch, src, dst, beats in bursts:
             ctx.set(dut.bursts.payload.channel, ch)
-            ctx.set(dut.bursts.payload.burst, dict(src=src, dst=dst, beats=beats))
+            ctx.set(dut.bursts.payload.burst, dict(src=src, dst=dst, beats=beats,
+                                                   end=_end_flag(src)))
             ctx.set(dut.bursts.valid, 1)
             await ctx.tick().until(dut.bursts.ready)
         ctx.set(dut.bursts.valid, 0)
@@ -69,6 +75,7 @@ def run_mover(bursts, *, fail_reads=(), fail_writes=(), discard=0, channels=2, s
                     w_beats = []
             if ctx.get(dut.retire.valid):
                 log["retired"].append((ctx.get(dut.retire.channel), ctx.get(dut.retire.beats)))
+                log["ends"].append(ctx.get(dut.retire.end))
             for kind in ("read_fault", "write_fault"):
                 event = getattr(dut, kind)
                 if ctx.get(event.valid):
@@ -90,6 +97,7 @@ def test_copies_in_order_with_backpressure():
             assert memory[dst + 4 * i] == (src + 4 * i) ^ 0x5A5A0000
     assert [r[0] for r in log["retired"]] == [b[0] for b in bursts]
     assert [r[1] for r in log["retired"]] == [b[3] for b in bursts]
+    assert log["ends"] == [_end_flag(b[1]) for b in bursts], "end flags follow their bursts"
 
 
 def test_full_rate_without_backpressure():

@@ -32,7 +32,7 @@ def plan(transfers, *, beat_shift=2, max_burst=16, addr_width=32, stall=0.0, see
                 while rng.random() < stall:
                     await ctx.tick()
                 b = await receive(ctx, dut.bursts)
-                bursts.append(dict(src=b.src, dst=b.dst, beats=b.beats))
+                bursts.append(dict(src=b.src, dst=b.dst, beats=b.beats, end=b.end))
                 total += b.beats
             await ctx.tick()
             assert ctx.get(dut.idle)
@@ -49,6 +49,7 @@ def check(transfer, bursts, *, beat_shift, max_burst):
     limit = min(max_burst, FIXED_MAX_BEATS) if fixed else max_burst
     for b in bursts:
         assert (b["src"], b["dst"]) == (src, dst)
+        assert b["end"] == (b is bursts[-1]), "end marks the final burst only"
         page_src = (4096 - src % 4096) // beat if not transfer["src_fixed"] else limit
         page_dst = (4096 - dst % 4096) // beat if not transfer["dst_fixed"] else limit
         assert b["beats"] == min(limit, left, page_src, page_dst)   # legal and maximal

@@ -20,8 +20,9 @@ def _event(addr_width, channels, **extra):
 
 
 def RetireEvent(addr_width, channels):
-    """A burst left the engine: its writes are acknowledged (``beats``) or it was dropped (0)."""
-    return _event(addr_width, channels, beats=unsigned(BEATS_WIDTH))
+    """A burst left the engine: its writes are acknowledged (``beats``) or it was dropped (0).
+    ``end``: it was the final burst of its transfer."""
+    return _event(addr_width, channels, beats=unsigned(BEATS_WIDTH), end=unsigned(1))
 
 
 def FaultEvent(addr_width, channels):
@@ -98,9 +99,10 @@ class DataMover(wiring.Component):
         read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
                                        "fixed": unsigned(1)})
         write_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
-                                        "beats": unsigned(BEATS_WIDTH), "fixed": unsigned(1)})
+                                        "beats": unsigned(BEATS_WIDTH), "fixed": unsigned(1),
+                                        "end": unsigned(1)})
         resp_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
-                                       "beats": unsigned(BEATS_WIDTH)})
+                                       "beats": unsigned(BEATS_WIDTH), "end": unsigned(1)})
         # The index of a burst's last beat, not its length: no subtraction on the W path.
         beat_plan = data.StructLayout({"last": unsigned(BEATS_WIDTH - 1), "drop": unsigned(1)})
 
@@ -150,6 +152,7 @@ class DataMover(wiring.Component):
             rq_in.fixed.eq(burst.src_fixed),
             wq_in.channel.eq(self.bursts.payload.channel), wq_in.dst.eq(burst.dst),
             wq_in.beats.eq(burst.beats), wq_in.fixed.eq(burst.dst_fixed),
+            wq_in.end.eq(burst.end),
         ]
 
         # --- Read data: into the FIFO; report errors with the beat address. Room for every
@@ -206,7 +209,7 @@ class DataMover(wiring.Component):
             beat_plans.w_en.eq(start),
             plan_in.last.eq(next_last), plan_in.drop.eq(drop),
             resp_in.channel.eq(next_burst.channel), resp_in.dst.eq(next_burst.dst),
-            resp_in.beats.eq(next_burst.beats),
+            resp_in.beats.eq(next_burst.beats), resp_in.end.eq(next_burst.end),
             resp_queue.w_en.eq(start & ~drop),
         ]
         # Payload registers without reset (see _register_payload).
@@ -263,12 +266,13 @@ class DataMover(wiring.Component):
         with m.If(b.valid & b.ready):
             m.d.comb += [
                 retire.valid.eq(1), retire.channel.eq(resp.channel),
-                retire.beats.eq(resp.beats),
+                retire.beats.eq(resp.beats), retire.end.eq(resp.end),
             ]
             with m.If(b.payload.err):
                 m.d.comb += [write_fault.valid.eq(1),
                              write_fault.channel.eq(resp.channel),
                              write_fault.addr.eq(resp.dst)]
         with m.Elif(start & drop):
-            m.d.comb += [retire.valid.eq(1), retire.channel.eq(next_burst.channel)]
+            m.d.comb += [retire.valid.eq(1), retire.channel.eq(next_burst.channel),
+                         retire.end.eq(next_burst.end)]
         return m

@@ -24,11 +24,14 @@ def Transfer(addr_width, len_width):
 
 
 def Burst(addr_width):
-    """One burst of a transfer: the same beats read from ``src`` and written to ``dst``."""
+    """One burst of a transfer: the same beats read from ``src`` and written to ``dst``.
+
+    ``end`` marks the transfer's final burst (scatter-gather writes a descriptor back once
+    that burst retires)."""
     return data.StructLayout({
         "src": unsigned(addr_width), "dst": unsigned(addr_width),
         "beats": unsigned(BEATS_WIDTH),
-        "src_fixed": unsigned(1), "dst_fixed": unsigned(1),
+        "src_fixed": unsigned(1), "dst_fixed": unsigned(1), "end": unsigned(1),
     })
 
 
@@ -99,10 +102,12 @@ class BurstPlanner(wiring.Component):
                     self._max_burst)
         bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}", reset_less=True)
                  for i in range(3)]
+        fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
         m.d.comb += self.idle.eq(~active & ~out.valid)
         with m.If(self.idle | (active & (step == 0))):
             m.d.sync += [
                 bound[0].eq(Mux(remaining < limit, remaining, limit)),
+                fits.eq(remaining <= limit),
                 bound[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src))),
                 bound[2].eq(Mux(dst_fixed, limit, self._beats_to_page_end(dst))),
                 step.eq(1),
@@ -124,8 +129,10 @@ class BurstPlanner(wiring.Component):
 
         with m.If(active & (step == 1)):
             a, b, c = bound
+            a_least = (a <= b) & (a <= c)
             m.d.sync += [
-                beats.eq(Mux((a <= b) & (a <= c), a, Mux(b <= c, b, c))),
+                beats.eq(Mux(a_least, a, Mux(b <= c, b, c))),
+                state.end.eq(fits & a_least),
                 out.valid.eq(1),
                 step.eq(2),
             ]
