@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from amaranth.lib import enum
 
 
-__all__ = ["Field", "Register", "GLOBAL_REGISTERS", "CHANNEL_REGISTERS", "ERROR_CODES",
-           "ErrorCode", "ID_VALUE", "VERSION", "CHANNEL_STRIDE", "channel_base", "CSR_ADDR_WIDTH"]
+__all__ = ["Field", "Register", "GLOBAL_REGISTERS", "CHANNEL_REGISTERS", "XFER_FIELDS",
+           "ERROR_CODES", "ErrorCode", "ID_VALUE", "VERSION", "CHANNEL_STRIDE", "channel_base",
+           "CSR_ADDR_WIDTH"]
 
 
 ID_VALUE = 0x4841554C  # "HAUL"
@@ -101,7 +102,7 @@ GLOBAL_REGISTERS = (
              _whole("R", "Bit n: channel n has IRQ_STATUS & IRQ_ENABLE non-zero")),
 )
 
-_XFER_FIELDS = (
+XFER_FIELDS = (
     Field("LAST", 0, 1, "RW", "End of chain (ignored in register mode)"),
     Field("IRQ", 1, 1, "RW", "Raise IRQ_STATUS.DONE on completion (register mode: always)"),
     Field("SRC_MODE", 2, 2, "RW", "0 INCR, 1 FIXED, 2 STREAM, 3 reserved"),
@@ -138,7 +139,7 @@ CHANNEL_REGISTERS = (
     Register("DST_LO", 0x18, "Register-mode destination address [31:0]", _whole("RW", "Address")),
     Register("DST_HI", 0x1C, "Register-mode destination address [63:32]", _whole("RW", "Address")),
     Register("LEN", 0x20, "Register-mode length in bytes", _whole("RW", "Bytes")),
-    Register("XFER", 0x24, "Register-mode flags, the layout of descriptor CTRL", _XFER_FIELDS),
+    Register("XFER", 0x24, "Register-mode flags, the layout of descriptor CTRL", XFER_FIELDS),
     Register("DESC_LO", 0x28, "SG: first descriptor; while running, the one in progress",
              _whole("RW", "Descriptor address [31:0]")),
     Register("DESC_HI", 0x2C, "SG: descriptor address [63:32]", _whole("RW", "Descriptor address")),

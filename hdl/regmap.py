@@ -1,10 +1,12 @@
-"""The register map in C, JSON and Markdown (``hauler regs``), from :mod:`hauler.registers`.
+"""The register map and the descriptor layout in C, JSON and Markdown (``hauler regs``).
 
-Output is reproducible: no timestamps, fixed ordering.
+Sources: :mod:`hauler.registers` and :mod:`hauler.descriptor`. Output is reproducible: no
+timestamps, fixed ordering.
 """
 
 import json
 
+from . import descriptor as desc
 from . import registers as regs
 
 
@@ -13,6 +15,17 @@ __all__ = ["FORMATS", "render"]
 
 def _blocks():
     return (("global", regs.GLOBAL_REGISTERS), ("channel", regs.CHANNEL_REGISTERS))
+
+
+def _desc_words(f):
+    """The 32-bit words of descriptor field ``f``: (ABI name, byte offset, count of words)."""
+    if f.width == 64:
+        return [(f"{f.name}_LO", f.offset, 1), (f"{f.name}_HI", f.offset + 4, 1)]
+    return [(f.name, f.offset, f.width // 32)]
+
+
+def _bits(f):
+    return f"[{f.lsb + f.width - 1}:{f.lsb}]" if f.width > 1 else f"[{f.lsb}]"
 
 
 def as_dict():
@@ -32,11 +45,60 @@ def as_dict():
         },
         "error_codes": [{"code": i, "name": n, "doc": d}
                         for i, (n, d) in enumerate(regs.ERROR_CODES)],
+        "descriptor": {
+            "size": desc.DESCRIPTOR_SIZE,
+            "read_bytes": desc.DESCRIPTOR_READ_BYTES,
+            "writeback_offset": desc.WRITEBACK_OFFSET,
+            "writeback_bytes": desc.WRITEBACK_BYTES,
+            "fields": [{
+                "name": f.name, "offset": f.offset, "width": f.width,
+                "written_by": f.written_by, "doc": f.doc,
+                "fields": [{"name": b.name, "lsb": b.lsb, "width": b.width, "doc": b.doc}
+                           for b in f.fields],
+            } for f in desc.DESCRIPTOR_FIELDS],
+        },
     }
 
 
 def render_json():
     return json.dumps(as_dict(), indent=2) + "\n"
+
+
+def _c_fields(prefix, fields):
+    out = []
+    for f in fields:
+        out.append(f"#define {prefix}_{f.name}_SHIFT {f.lsb}u")
+        out.append(f"#define {prefix}_{f.name}_MASK 0x{f.mask:08X}u")
+    return out
+
+
+def _c_descriptor():
+    words = [w for f in desc.DESCRIPTOR_FIELDS for w in _desc_words(f)]
+    out = [
+        "/* scatter-gather descriptor (ABI section 3): little endian, placed on a",
+        " * HAULER_DESC_SIZE boundary; hardware reads bytes 0 to HAULER_DESC_READ_BYTES - 1",
+        " * and writes back only HAULER_DESC_WRITEBACK_BYTES at HAULER_DESC_WRITEBACK_OFFSET */",
+        f"#define HAULER_DESC_SIZE {desc.DESCRIPTOR_SIZE}u",
+        f"#define HAULER_DESC_READ_BYTES 0x{desc.DESCRIPTOR_READ_BYTES:02X}u",
+        f"#define HAULER_DESC_WRITEBACK_OFFSET 0x{desc.WRITEBACK_OFFSET:02X}u",
+        f"#define HAULER_DESC_WRITEBACK_BYTES {desc.WRITEBACK_BYTES}u",
+    ]
+    for f in desc.DESCRIPTOR_FIELDS:
+        for name, offset, _ in _desc_words(f):
+            out.append(f"#define HAULER_DESC_{name} 0x{offset:02X}u /* {f.written_by}: {f.doc} */")
+        out += _c_fields(f"HAULER_DESC_{f.name}", f.fields)
+    out += ["", "struct hauler_desc {"]
+    out += [f"    uint32_t {name.lower()}{f'[{count}]' if count > 1 else ''};"
+            for name, _, count in words]
+    out += [
+        "};",
+        "_Static_assert(sizeof(struct hauler_desc) == HAULER_DESC_SIZE, "
+        '"struct hauler_desc is HAULER_DESC_SIZE bytes");',
+    ]
+    out += [f"_Static_assert(offsetof(struct hauler_desc, {name.lower()}) == HAULER_DESC_{name}, "
+            f'"{name.lower()} at HAULER_DESC_{name}");'
+            for name, _, _ in words]
+    return out
 
 
 def render_c():
@@ -46,6 +108,9 @@ def render_c():
         f"{'.'.join(map(str, regs.VERSION))}). */",
         "#ifndef HAULER_REGS_H",
         "#define HAULER_REGS_H",
+        "",
+        "#include <stddef.h>",
+        "#include <stdint.h>",
         "",
         f"#define HAULER_ID_VALUE 0x{regs.ID_VALUE:08X}u",
         f"#define HAULER_ABI_MAJOR {regs.VERSION[0]}u",
@@ -61,15 +126,12 @@ def render_c():
             out.append(f"#define {prefix}{r.name} 0x{r.offset:03X}u /* {r.access}: {r.doc} */")
             if len(r.fields) == 1 and r.fields[0].name == "VALUE":
                 continue
-            for f in r.fields:
-                name = f"{prefix}{r.name}_{f.name}"
-                out.append(f"#define {name}_SHIFT {f.lsb}u")
-                out.append(f"#define {name}_MASK 0x{f.mask:08X}u")
+            out += _c_fields(f"{prefix}{r.name}", r.fields)
         out.append("")
     out.append("/* error codes (STATUS.ERR_CODE, descriptor STATUS.ERR_CODE) */")
     for code, (name, _) in enumerate(regs.ERROR_CODES):
         out.append(f"#define HAULER_ERR_{name} {code}u")
-    out += ["", "#endif /* HAULER_REGS_H */", ""]
+    out += ["", *_c_descriptor(), "", "#endif /* HAULER_REGS_H */", ""]
     return "\n".join(out)
 
 
@@ -88,15 +150,40 @@ def render_md():
         out += ["", "| offset | name | access | fields |", "|---|---|---|---|"]
         for r in registers:
             fields = "; ".join(
-                (f"[{f.lsb + f.width - 1}:{f.lsb}]" if f.width > 1 else f"[{f.lsb}]") +
-                ("" if f.name == "VALUE" else f" {f.name}") + f" ({f.access}): {f.doc}" +
+                _bits(f) + ("" if f.name == "VALUE" else f" {f.name}") + f" ({f.access}): {f.doc}" +
                 (f", reset {f.reset}" if f.reset else "")
                 for f in r.fields)
             out.append(f"| 0x{r.offset:03X} | {r.name} | {r.access} | {r.doc}. {fields} |")
         out.append("")
     out += ["## Error codes", "", "| code | name | meaning |", "|---|---|---|"]
     out += [f"| {i} | {n} | {d} |" for i, (n, d) in enumerate(regs.ERROR_CODES)]
+    out += ["", *_md_descriptor()]
     return "\n".join(out) + "\n"
+
+
+def _md_descriptor():
+    out = [
+        "## Scatter-gather descriptor",
+        "",
+        f"{desc.DESCRIPTOR_SIZE} bytes on a {desc.DESCRIPTOR_SIZE}-byte boundary, little endian. "
+        f"Hardware reads bytes 0x00–0x{desc.DESCRIPTOR_READ_BYTES - 1:02X} and writes back only "
+        f"the {desc.WRITEBACK_BYTES} bytes at 0x{desc.WRITEBACK_OFFSET:02X} (one write, after "
+        "the descriptor's data is in memory).",
+        "Software zeroes STATUS before handing a descriptor over; a fetched descriptor with "
+        "STATUS.DONE set halts the channel with NOT_OWNED.",
+        "",
+        "| offset | name | written by | fields |",
+        "|---|---|---|---|",
+    ]
+    for f in desc.DESCRIPTOR_FIELDS:
+        words = _desc_words(f)
+        offsets = " / ".join(f"0x{offset:02X}" for _, offset, _ in words)
+        if words[0][2] > 1:         # an area of several words: print its byte range
+            offsets += f"–0x{f.offset + f.width // 8 - 1:02X}"
+        fields = "; ".join(f"{_bits(b)} {b.name}: {b.doc}" for b in f.fields)
+        out.append(f"| {offsets} | {' / '.join(n for n, _, _ in words)} | {f.written_by} | "
+                   f"{f.doc}." + (f" {fields}" if fields else "") + " |")
+    return out
 
 
 FORMATS = {"c": render_c, "json": render_json, "md": render_md}

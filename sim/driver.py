@@ -120,6 +120,18 @@ class Driver:
     async def start(self, channel, *, cyclic=False):
         await self.write_fields("CTRL", channel, start=1, cyclic=int(cyclic))
 
+    async def start_chain(self, channel, desc_addr, *, cyclic=False):
+        """Start a scatter-gather run at the descriptor at ``desc_addr``.
+
+        DESC is written first, then SG and START together in one CTRL write: the channel
+        takes its mode from the RW bits written with START. A ring comes from its NEXT
+        links, not from CYCLIC, which the ABI defines for register mode; ``cyclic`` is
+        written as given.
+        """
+        await self.write("DESC_LO", desc_addr & 0xFFFF_FFFF, channel)
+        await self.write("DESC_HI", desc_addr >> 32, channel)
+        await self.write_fields("CTRL", channel, start=1, sg=1, cyclic=int(cyclic))
+
     async def stop(self, channel):
         """STOP, keeping CTRL.CYCLIC as it is (the RW bits are rewritten with the strobe)."""
         ctrl = await self.fields("CTRL", channel)
