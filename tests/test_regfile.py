@@ -16,6 +16,7 @@ def test_channel_block_semantics():
     m = Module()
     m.submodules.block = block
     set_done = block.set_of("IRQ_STATUS", "DONE")
+    load_desc, desc_value = block.load_of("DESC_LO", "VALUE")
 
     async def write(ctx, name, value, strb=0xF):
         ctx.set(block.w_word, _offset(name))
@@ -58,5 +59,15 @@ def test_channel_block_semantics():
         await write(ctx, "XFER", 0xFFFFFFFF)
         assert read(ctx, "XFER") == 0xFF                         # reserved bits read 0
         assert read(ctx, "BYTES") == 0
+        ctx.set(desc_value, 0x1240)                              # hardware load
+        ctx.set(load_desc, 1)
+        await ctx.tick()
+        ctx.set(load_desc, 0)
+        assert read(ctx, "DESC_LO") == 0x1240
+        ctx.set(desc_value, 0x2000)
+        ctx.set(load_desc, 1)                                    # wins over software
+        await write(ctx, "DESC_LO", 0x3000)
+        ctx.set(load_desc, 0)
+        assert read(ctx, "DESC_LO") == 0x2000
 
     simulate(m, bench, deadline_cycles=100)

@@ -27,7 +27,8 @@ class RegisterBlock(Elaboratable):
     ``block[REG, FIELD]`` is the field's signal:
 
     - ``R``: driven by the hardware (comb), read by software;
-    - ``RW``: the stored value, read by the hardware;
+    - ``RW``: the stored value, read by the hardware, which may also load it through
+      :meth:`load_of`;
     - ``W``: a one-cycle pulse in the cycle after software writes 1;
     - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of`.
     """
@@ -37,6 +38,7 @@ class RegisterBlock(Elaboratable):
         self.registers = tuple(r for r in registers if r.name not in absent)
         self._fields = {}
         self._sets = {}
+        self._loads = {}
         resets = resets or {}
         for reg in registers:
             for f in reg.fields:
@@ -61,6 +63,15 @@ class RegisterBlock(Elaboratable):
     def set_of(self, reg, field):
         """Pulse bits of this RW1C field high to set them (hardware events)."""
         return self._sets[reg, field]
+
+    def load_of(self, reg, field):
+        """``(enable, value)``: the hardware loads ``value`` into this RW field when
+        ``enable`` is high, over a software write in the same cycle."""
+        if (reg, field) not in self._loads:
+            sig = self._fields[reg, field]
+            self._loads[reg, field] = (Signal(name=f"{sig.name}_load"),
+                                       Signal(len(sig), name=f"{sig.name}_load_value"))
+        return self._loads[reg, field]
 
     def read_value(self, reg):
         """What software reads from ``reg``: the concatenation of its fields."""
@@ -99,6 +110,10 @@ class RegisterBlock(Elaboratable):
                         m.d.comb += strobed[lane].eq(
                             self.w_data[bit:end] & lane_write.replicate(end - bit))
                     bit = end
+                if (reg.name, f.name) in self._loads:
+                    enable, value = self._loads[reg.name, f.name]
+                    with m.If(enable):
+                        m.d.sync += sig.eq(value)
                 if f.access == "W":
                     # Registered: actions reach the channels from a flip-flop, not from the
                     # register-port decode, and the RW bits written alongside are in place.

@@ -1,0 +1,237 @@
+"""Memory-port arbiters: several engine clients (the scatter-gather descriptor unit, the data
+mover) share one bus adapter through the neutral memory ports of :mod:`hauler.memport`."""
+
+from amaranth.hdl import Const, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out, connect, flipped
+
+from ..memport import ReadPortSignature, WritePortSignature
+
+
+__all__ = ["ReadPortArbiter", "WritePortArbiter"]
+
+
+def _check_count(name, value):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be int, not {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+
+
+def _grant(m, cmds, out, room):
+    """Grant one upstream command at a time, lowest index first, into a register on ``out``.
+
+    A command is taken only while the output register is empty (and ``room`` says its tags
+    fit): no combinational path from the downstream ``ready`` back to an upstream ``ready``.
+    An upstream ``ready`` depends only on that register, ``room`` and the ``valid`` of the
+    ports before it, never on its own ``valid``. Returns the grant strobe and the tag of
+    the port granted, for the tag FIFOs.
+    """
+    free = ~out.valid & room
+    blocked = Const(0)              # a port before this one requests
+    for cmd in cmds:
+        m.d.comb += cmd.ready.eq(free & ~blocked)
+        blocked = blocked | cmd.valid
+    take = Signal()
+    m.d.comb += take.eq(free & blocked)
+
+    chosen = Signal.like(out.payload)
+    tag = Signal(range(len(cmds)))
+    for index in reversed(range(len(cmds))):    # assigned last, the lowest index wins
+        with m.If(cmds[index].valid):
+            m.d.comb += [chosen.eq(cmds[index].payload), tag.eq(index)]
+
+    # No reset on the payload: reset and enable together cost a LUT per flip-flop.
+    payload = Signal.like(out.payload, reset_less=True)
+    m.d.comb += out.payload.eq(payload)
+    with m.If(out.ready):
+        m.d.sync += out.valid.eq(0)
+    with m.If(take):
+        m.d.sync += [out.valid.eq(1), payload.eq(chosen)]
+    return take, tag
+
+
+def _route_back(m, head, head_valid, down, ups):
+    """Offer the downstream response stream ``down`` to the upstream port ``head`` only."""
+    for index, up in enumerate(ups):
+        m.d.comb += [up.payload.eq(down.payload),
+                     up.valid.eq(down.valid & head_valid & (head == index))]
+    with m.Switch(head):
+        for index, up in enumerate(ups):
+            with m.Case(index):
+                m.d.comb += down.ready.eq(head_valid & up.ready)
+
+
+class ReadPortArbiter(wiring.Component):
+    """Shares one read port between ``ports`` clients.
+
+    Commands are granted one at a time at fixed priority, the lowest index first. The
+    scatter-gather descriptor unit is port 0: it reads rarely, a short burst per descriptor,
+    so it cannot starve the data mover behind it, and the descriptor that the next transfer
+    waits for goes out first.
+
+    The granted command waits in a register on ``out.cmd``, refilled only from empty, so no
+    combinational path runs from the adapter's ``cmd.ready`` back to the clients. That
+    grants a burst at most every other cycle, as often as the data mover issues one, and
+    adds one cycle of latency to a read, not a bubble per burst.
+
+    Responses come back in command order (one AXI ID; Wishbone answers in order), so a FIFO
+    of grant tags routes the beats on ``out.r`` to the port whose command they answer; the
+    tag is dropped with the ``last`` beat. A tag heads its FIFO two cycles after its grant,
+    as the command leaves the register at the earliest, before any response can come.
+    While the port at the head is not ready, ``out.r`` waits: the other ports' beats are
+    behind it anyway. Behind the Wishbone adapter, which needs every beat taken when it is
+    offered, every port must therefore take its beats at once, as the data mover does.
+
+    With ``ports == 1`` the arbiter is plain wiring from ``in0`` to ``out`` (no register,
+    no FIFO), so a build without scatter-gather pays nothing.
+
+    Parameters
+    ----------
+    addr_width, data_width : int
+        Of the memory ports.
+    ports : int
+        Clients, at least 1.
+    outstanding : int
+        Read bursts in flight downstream at once, all ports together, at least 1. The tag
+        FIFO holds ``outstanding + 1`` (the one more for the burst waiting in the output
+        register); a grant waits while it is full. To never limit the clients, pass the
+        sum of what they keep in flight.
+
+    Members
+    -------
+    in0, in1, ... : In(ReadPortSignature)
+        The clients, in priority order.
+    out : Out(ReadPortSignature)
+        To the bus adapter.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``ports`` or ``outstanding`` is not an integer of at least 1.
+    """
+
+    def __init__(self, *, addr_width, data_width, ports, outstanding):
+        _check_count("ports", ports)
+        _check_count("outstanding", outstanding)
+        self._ports = ports
+        self._outstanding = outstanding
+        signature = ReadPortSignature(addr_width=addr_width, data_width=data_width)
+        members = {f"in{index}": In(signature) for index in range(ports)}
+        members["out"] = Out(signature)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        ins = [getattr(self, f"in{index}") for index in range(self._ports)]
+        if self._ports == 1:
+            connect(m, flipped(self.in0), flipped(self.out))
+            return m
+
+        # A buffered FIFO: the tag that selects the port of every beat comes from a
+        # flip-flop, not from a memory read multiplexer.
+        m.submodules.tags = tags = SyncFIFOBuffered(width=len(Signal(range(self._ports))),
+                                                    depth=self._outstanding + 1)
+        take, tag = _grant(m, [port.cmd for port in ins], self.out.cmd, room=tags.w_rdy)
+        m.d.comb += [tags.w_en.eq(take), tags.w_data.eq(tag)]
+
+        r = self.out.r
+        _route_back(m, tags.r_data, tags.r_rdy, r, [port.r for port in ins])
+        m.d.comb += tags.r_en.eq(r.valid & r.ready & r.payload.last)
+        return m
+
+
+class WritePortArbiter(wiring.Component):
+    """Shares one write port between ``ports`` clients.
+
+    Commands are granted as in :class:`ReadPortArbiter`: one at a time, the lowest index
+    first (the descriptor unit, port 0, writes back a completion of one or two beats now and
+    then, so it cannot starve the data mover), through a register on ``out.cmd`` refilled
+    only from empty.
+
+    Each grant queues the port's tag twice. The W tag FIFO sends the ``w`` beats out in
+    command order: ``w`` is taken only from the port at its head, up to that burst's
+    ``last`` beat, so bursts are never interleaved. A client may offer its ``w`` beats
+    before its command is granted (the data mover does): they wait until their burst heads
+    the FIFO, which it does by the time its command leaves the output register, so a slave
+    that waits for W before it takes the command still gets it. The ``w`` path through the
+    arbiter is a multiplexer whose select is a flip-flop; ``out.w.valid`` never waits for
+    ``out.w.ready``. The B tag FIFO gives each response to the port of the burst it
+    answers, in order.
+
+    Every client must offer the ``w`` beats of a granted command without waiting for
+    anything else: a burst at the head of the W tag FIFO holds back the others' beats.
+
+    With ``ports == 1`` the arbiter is plain wiring from ``in0`` to ``out``.
+
+    Parameters
+    ----------
+    addr_width, data_width : int
+        Of the memory ports.
+    ports : int
+        Clients, at least 1.
+    outstanding : int
+        Write bursts in flight downstream at once (their response not yet delivered), all
+        ports together, at least 1. Both tag FIFOs hold ``outstanding + 1`` (the one more
+        for the burst waiting in the output register); a grant waits while either is full.
+        A burst waiting for its ``w`` beats also waits for its response, so the W tag FIFO,
+        as deep as the B one, never stalls a grant first. To never limit the clients, pass
+        the sum of what they keep in flight (the data mover's response queue holds its
+        ``outstanding + 1`` bursts; the descriptor unit's completions come on top).
+
+    Members
+    -------
+    in0, in1, ... : In(WritePortSignature)
+        The clients, in priority order.
+    out : Out(WritePortSignature)
+        To the bus adapter.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``ports`` or ``outstanding`` is not an integer of at least 1.
+    """
+
+    def __init__(self, *, addr_width, data_width, ports, outstanding):
+        _check_count("ports", ports)
+        _check_count("outstanding", outstanding)
+        self._ports = ports
+        self._outstanding = outstanding
+        signature = WritePortSignature(addr_width=addr_width, data_width=data_width)
+        members = {f"in{index}": In(signature) for index in range(ports)}
+        members["out"] = Out(signature)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        ins = [getattr(self, f"in{index}") for index in range(self._ports)]
+        if self._ports == 1:
+            connect(m, flipped(self.in0), flipped(self.out))
+            return m
+
+        tag_width = len(Signal(range(self._ports)))
+        m.submodules.w_tags = w_tags = SyncFIFOBuffered(width=tag_width,
+                                                        depth=self._outstanding + 1)
+        m.submodules.b_tags = b_tags = SyncFIFOBuffered(width=tag_width,
+                                                        depth=self._outstanding + 1)
+        take, tag = _grant(m, [port.cmd for port in ins], self.out.cmd,
+                           room=w_tags.w_rdy & b_tags.w_rdy)
+        m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(tag),
+                     b_tags.w_en.eq(take), b_tags.w_data.eq(tag)]
+
+        w = self.out.w
+        head = w_tags.r_data
+        for index, port in enumerate(ins):
+            m.d.comb += port.w.ready.eq(w_tags.r_rdy & (head == index) & w.ready)
+        with m.Switch(head):
+            for index, port in enumerate(ins):
+                with m.Case(index):
+                    m.d.comb += [w.valid.eq(w_tags.r_rdy & port.w.valid),
+                                 w.payload.eq(port.w.payload)]
+        m.d.comb += w_tags.r_en.eq(w.valid & w.ready & w.payload.last)
+
+        b = self.out.b
+        _route_back(m, b_tags.r_data, b_tags.r_rdy, b, [port.b for port in ins])
+        m.d.comb += b_tags.r_en.eq(b.valid & b.ready)
+        return m
