@@ -38,6 +38,8 @@ class Config:
         Most read bursts in flight at once, 1..255.
     fifo_depth : int
         Beats of buffering between reader and writer: a power of two, at least ``max_burst``.
+    sg : bool
+        Build scatter-gather (descriptor chains in memory, ABI §3).
 
     Raises
     ------
@@ -53,6 +55,7 @@ class Config:
     max_burst: int = 16
     outstanding: int = 4
     fifo_depth: int = 64
+    sg: bool = True
 
     #: Width of LEN / BYTES (ABI: 32-bit registers; PARAMS[31:24] reports it).
     len_width = 32
@@ -60,8 +63,8 @@ class Config:
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
-            expected = str if f.name in ("master", "csr") else int
-            if not isinstance(value, expected) or isinstance(value, bool):
+            expected = {"master": str, "csr": str, "sg": bool}.get(f.name, int)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise TypeError(f"{f.name} must be {expected.__name__}, not {value!r}")
         if not 1 <= self.channels <= 16:
             raise ValueError(f"channels must be 1..16, not {self.channels}")
@@ -95,7 +98,8 @@ class Config:
     def key(self):
         """A short name unique to this configuration, for build directories and caches."""
         return (f"ch{self.channels}_d{self.data_width}_a{self.addr_width}_{self.master}_{self.csr}"
-                f"_b{self.max_burst}_o{self.outstanding}_f{self.fifo_depth}")
+                f"_b{self.max_burst}_o{self.outstanding}_f{self.fifo_depth}" +
+                ("" if self.sg else "_nosg"))
 
     def as_dict(self):
         return asdict(self)

@@ -1,7 +1,7 @@
 """The top-level component: the ports of ABI §1 around the engine."""
 
 from amaranth.hdl import Cat, Module, Mux
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import registers as regs
@@ -12,9 +12,11 @@ from .config import Config
 from .csr.axil import AXI4LiteCsrSlave
 from .csr.regfile import RegisterBlock, RegisterFile
 from .csr.wishbone import WishboneCsrSlave
-from .engine.arbiter import BurstArbiter
+from .engine.arbiter import BurstArbiter, RoundRobinArbiter
 from .engine.channel import Channel
+from .engine.descriptors import DescriptorUnit
 from .engine.mover import DataMover
+from .engine.portmux import ReadPortArbiter, WritePortArbiter
 from .registers import ErrorCode
 
 
@@ -71,8 +73,9 @@ class DMAController(wiring.Component):
             ("CONFIG", "CHANNELS"): cfg.channels,
             ("CONFIG", "DATA_BYTES_LOG2"): cfg.beat_shift,
             ("CONFIG", "ADDR_WIDTH"): cfg.addr_width,
-            # Not built yet: scatter-gather, streams, unaligned transfers, req/ack.
-            ("CONFIG", "SG"): 0, ("CONFIG", "STREAMS"): 0, ("CONFIG", "UNALIGNED"): 0,
+            ("CONFIG", "SG"): int(cfg.sg),
+            # Not built yet: streams, unaligned transfers, req/ack.
+            ("CONFIG", "STREAMS"): 0, ("CONFIG", "UNALIGNED"): 0,
             ("CONFIG", "REQ_ACK"): 0,
             ("CONFIG", "MASTER"): 0 if cfg.master == "axi4" else 1,
             ("PARAMS", "MAX_BURST"): cfg.max_burst,
@@ -83,12 +86,56 @@ class DMAController(wiring.Component):
 
     def _absent_channel_registers(self):
         """Registers of what this build leaves out: they read 0 and ignore writes."""
-        absent = {"DESC_LO", "DESC_HI",   # scatter-gather
-                  "REQ_BURST"}            # req/ack handshake
+        absent = {"REQ_BURST"}            # req/ack handshake
+        if not self.config.sg:
+            absent |= {"DESC_LO", "DESC_HI"}
         if self.config.addr_width == 32:
             # Address bits beyond the address width are not implemented.
-            absent |= {"SRC_HI", "DST_HI", "ERR_ADDR_HI"}
+            absent |= {"SRC_HI", "DST_HI", "DESC_HI", "ERR_ADDR_HI"}
         return absent
+
+    def _descriptor_unit(self, m, mover, adapter):
+        """Scatter-gather: the descriptor unit shares the master with the data mover."""
+        cfg = self.config
+        m.submodules.descriptors = unit = DescriptorUnit(
+            addr_width=cfg.addr_width, data_width=cfg.data_width, channels=cfg.channels)
+        # In flight: the mover's bursts (its queues hold `outstanding` + 1) and the unit's one.
+        ports = dict(addr_width=cfg.addr_width, data_width=cfg.data_width, ports=2,
+                     outstanding=cfg.outstanding + 2)
+        m.submodules.read_mux = read_mux = ReadPortArbiter(**ports)
+        m.submodules.write_mux = write_mux = WritePortArbiter(**ports)
+        for mux, kind in ((read_mux, "read"), (write_mux, "write")):
+            wiring.connect(m, getattr(unit, kind), mux.in0)
+            wiring.connect(m, getattr(mover, kind), mux.in1)
+            wiring.connect(m, mux.out, getattr(adapter, kind))
+
+        # The channels' requests, round-robin, one at a time.
+        for kind in ("fetch", "writeback"):
+            layout = getattr(unit, kind).payload.shape()
+            item = data.StructLayout({name: field.shape for name, field in layout
+                                      if name != "channel"})
+            m.submodules[f"{kind}_arbiter"] = arbiter = RoundRobinArbiter(
+                item, channels=cfg.channels, field="request")
+            request = getattr(unit, kind)
+            m.d.comb += [
+                request.valid.eq(arbiter.out.valid),
+                request.payload.channel.eq(arbiter.out.payload.channel),
+                arbiter.out.ready.eq(request.ready),
+            ]
+            for name, _ in item:
+                m.d.comb += request.payload[name].eq(arbiter.out.payload.request[name])
+        return unit
+
+    @staticmethod
+    def _connect_descriptor_traffic(m, n, channel, unit):
+        """The unit's events, to the channel they belong to."""
+        m.d.comb += [
+            channel.fetched_valid.eq(unit.fetched.valid & (unit.fetched.channel == n)),
+            channel.fetched_err.eq(unit.fetched.err),
+            channel.fetched.eq(unit.fetched.desc),
+            channel.written_valid.eq(unit.written.valid & (unit.written.channel == n)),
+            channel.written_err.eq(unit.written.err),
+        ]
 
     def elaborate(self, platform):
         m = Module()
@@ -134,8 +181,11 @@ class DMAController(wiring.Component):
             m.submodules.adapter = adapter = WishboneAdapter(addr_width=cfg.addr_width,
                                                              data_width=cfg.data_width)
             wiring.connect(m, adapter.wb, wiring.flipped(self.m_wb))
-        wiring.connect(m, mover.read, adapter.read)
-        wiring.connect(m, mover.write, adapter.write)
+        if cfg.sg:
+            unit = self._descriptor_unit(m, mover, adapter)
+        else:
+            wiring.connect(m, mover.read, adapter.read)
+            wiring.connect(m, mover.write, adapter.write)
 
         channels = []
         for n, block in enumerate(channel_regs):
@@ -145,9 +195,12 @@ class DMAController(wiring.Component):
             wiring.connect(m, channel.planner.bursts, getattr(arbiter, f"ch{n}"))
             ours = lambda event: event.valid & (event.channel == n)
             read_fault, write_fault = ours(mover.read_fault), ours(mover.write_fault)
+            if cfg.sg:
+                self._connect_descriptor_traffic(m, n, channel, unit)
             m.d.comb += [
                 channel.retire_valid.eq(ours(mover.retire)),
                 channel.retire_beats.eq(mover.retire.beats),
+                channel.retire_end.eq(mover.retire.end),
                 # A read and a write fault of one channel in the same cycle: the read's
                 # is the earlier failure of the transfer.
                 channel.fault_valid.eq(read_fault | write_fault),
@@ -157,6 +210,12 @@ class DMAController(wiring.Component):
                                                 mover.write_fault.addr)),
             ]
         m.d.comb += mover.discard.eq(Cat(c.discard for c in channels))
+
+        if cfg.sg:
+            for kind in ("fetch", "writeback"):
+                arbiter = m.submodules[f"{kind}_arbiter"]
+                for n, channel in enumerate(channels):
+                    wiring.connect(m, getattr(channel, kind), getattr(arbiter, f"ch{n}"))
 
         irqs = Cat(c.irq for c in channels)
         m.d.comb += [global_regs["IRQ_SUMMARY", "VALUE"].eq(irqs), self.irq.eq(irqs.any())]

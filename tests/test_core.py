@@ -15,7 +15,7 @@ CONFIGS = [
     Config(master="axi4", csr="wishbone", data_width=64, channels=3, max_burst=8,
            fifo_depth=32, outstanding=2),
     Config(master="wishbone", csr="wishbone", data_width=32, channels=2),
-    Config(master="wishbone", csr="axil", data_width=64, channels=1, max_burst=32),
+    Config(master="wishbone", csr="axil", data_width=64, channels=1, max_burst=32, sg=False),
     Config(master="axi4", csr="axil", data_width=128, addr_width=64, channels=2,
            max_burst=256, fifo_depth=512, outstanding=8),
 ]

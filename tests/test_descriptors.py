@@ -5,7 +5,8 @@ import random
 import pytest
 
 from amaranth_sim import simulate
-from hauler.engine.descriptors import READ_BYTES, DescriptorUnit
+from hauler.descriptor import DESCRIPTOR_READ_BYTES as READ_BYTES
+from hauler.engine.descriptors import DescriptorUnit
 
 
 def _memory_slave(dut, memory, *, data_width, rng, errors, state):
@@ -82,7 +83,7 @@ def test_fetch_returns_descriptor_bytes(data_width):
             await ctx.tick().until(dut.fetch.ready)
             ctx.set(dut.fetch.valid, 0)
             ch, err, raw = await ctx.tick().sample(
-                dut.fetched.channel, dut.fetched.err, dut.fetched.bytes).until(dut.fetched.valid)
+                dut.fetched.channel, dut.fetched.err, dut.fetched.desc.as_value()).until(dut.fetched.valid)
             got.append((addr, ch, err, raw))
         state["done"] = True
 
@@ -110,8 +111,7 @@ def test_writeback_is_one_8_byte_write_at_0x20(data_width):
             ctx.set(dut.writeback.valid, 1)
             ctx.set(dut.writeback.payload.channel, channel)
             ctx.set(dut.writeback.payload.addr, addr)
-            ctx.set(dut.writeback.payload.status, status)
-            ctx.set(dut.writeback.payload.bytes, count)
+            ctx.set(dut.writeback.payload.words.as_value(), status | count << 32)
             await ctx.tick().until(dut.writeback.ready)
             ctx.set(dut.writeback.valid, 0)
             ch, err = await ctx.tick().sample(

@@ -1,4 +1,4 @@
-"""Round-robin arbiter between the channels' burst streams (ABI §6)."""
+"""Round-robin arbiter between the channels' streams: bursts (ABI §6), descriptor traffic."""
 
 from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
@@ -7,25 +7,43 @@ from amaranth.lib.wiring import In, Out
 from .planner import Burst
 
 
-__all__ = ["ChannelBurst", "BurstArbiter"]
+__all__ = ["ChannelBurst", "RoundRobinArbiter", "BurstArbiter"]
 
 
-def ChannelBurst(addr_width, channels):
-    return data.StructLayout({"burst": Burst(addr_width),
+def _tagged(field, layout, channels):
+    return data.StructLayout({field: layout,
                               "channel": unsigned(max(1, (channels - 1).bit_length()))})
 
 
-class BurstArbiter(wiring.Component):
-    """Grants one burst at a time, round-robin from the channel after the last one granted.
+def ChannelBurst(addr_width, channels):
+    return _tagged("burst", Burst(addr_width), channels)
 
-    So no active channel waits for more than one burst of every other channel. The output
-    is registered, which also cuts the paths between the planners and the mover.
+
+class RoundRobinArbiter(wiring.Component):
+    """Grants one item at a time, round-robin from the channel after the last one granted.
+
+    So no active channel waits for more than one item of every other channel. The output
+    is registered, which also cuts the paths between the channels and what they feed.
+
+    Parameters
+    ----------
+    layout : Layout
+        Of the items.
+    channels : int
+    field : str
+        Name of the item in the output, beside ``channel``.
+
+    Members
+    -------
+    ch0, ch1, ... : In(stream of ``layout``)
+    out : Out(stream of {field: layout, channel})
     """
 
-    def __init__(self, *, addr_width, channels):
+    def __init__(self, layout, *, channels, field):
         self._channels = channels
-        members = {f"ch{n}": In(stream.Signature(Burst(addr_width))) for n in range(channels)}
-        members["out"] = Out(stream.Signature(ChannelBurst(addr_width, channels)))
+        self._field = field
+        members = {f"ch{n}": In(stream.Signature(layout)) for n in range(channels)}
+        members["out"] = Out(stream.Signature(_tagged(field, layout, channels)))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -46,9 +64,9 @@ class BurstArbiter(wiring.Component):
                     with m.If(pool[i]):
                         m.d.comb += grant.eq(i)
 
-        # Refill only from empty: the mover's ready does not reach back into the planners in
-        # one cycle (a long path otherwise). A burst every other cycle is plenty: bursts are
-        # offered at most every third cycle per channel and last one cycle per beat.
+        # Refill only from empty: the consumer's ready does not reach back into the channels
+        # in one cycle (a long path otherwise). An item every other cycle is plenty: a
+        # planner offers a burst at most every third cycle, and a burst lasts a cycle per beat.
         take = any_request & ~self.out.valid
         # No reset on the payload: reset and enable together cost a LUT per flip-flop.
         payload = Signal.like(self.out.payload, reset_less=True)
@@ -60,7 +78,12 @@ class BurstArbiter(wiring.Component):
             with m.Switch(grant):
                 for i in range(n):
                     with m.Case(i):
-                        m.d.sync += payload.burst.eq(inputs[i].payload)
+                        m.d.sync += payload[self._field].eq(inputs[i].payload)
         for i in range(n):
             m.d.comb += inputs[i].ready.eq(take & (grant == i))
         return m
+
+
+def BurstArbiter(*, addr_width, channels):
+    """The arbiter of the planners' bursts in front of the data mover."""
+    return RoundRobinArbiter(Burst(addr_width), channels=channels, field="burst")

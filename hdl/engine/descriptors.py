@@ -4,15 +4,15 @@ from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..descriptor import DESCRIPTOR_READ_BYTES, WRITEBACK_BYTES, WRITEBACK_OFFSET, \
+    Descriptor, Writeback
 from ..memport import ReadPortSignature, WritePortSignature
 
 
-__all__ = ["READ_BYTES", "WRITEBACK_OFFSET", "DescriptorUnit"]
+__all__ = ["FetchRequest", "FetchEvent", "WritebackRequest", "WritebackEvent",
+           "DescriptorUnit"]
 
-#: Hardware reads bytes 0x00-0x27 of a descriptor and writes back STATUS and BYTES at 0x20.
-READ_BYTES = 0x28
-WRITEBACK_OFFSET = 0x20
-_WRITEBACK_BITS = 64
+_WRITEBACK_BITS = WRITEBACK_BYTES * 8
 
 
 def _channel_shape(channels):
@@ -25,15 +25,15 @@ def FetchRequest(addr_width, channels):
 
 
 def FetchEvent(channels):
-    """A fetch finished: bytes 0x00-0x27 of the descriptor, or ``err`` (a bus error)."""
+    """A fetch finished: the descriptor's fetched bytes, or ``err`` (a bus error)."""
     return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
-                              "err": unsigned(1), "bytes": unsigned(READ_BYTES * 8)})
+                              "err": unsigned(1), "desc": Descriptor})
 
 
 def WritebackRequest(addr_width, channels):
-    """Write ``status`` and ``bytes`` to the descriptor at ``addr``, in one 8-byte write."""
+    """Write ``words`` (STATUS and BYTES) to the descriptor at ``addr``, in one write."""
     return data.StructLayout({"channel": _channel_shape(channels), "addr": unsigned(addr_width),
-                              "status": unsigned(32), "bytes": unsigned(32)})
+                              "words": Writeback})
 
 
 def WritebackEvent(channels):
@@ -67,7 +67,7 @@ class DescriptorUnit(wiring.Component):
     def __init__(self, *, addr_width, data_width, channels):
         self._addr_width = addr_width
         self._data_width = data_width
-        self._read_beats = -(-READ_BYTES * 8 // data_width)
+        self._read_beats = -(-DESCRIPTOR_READ_BYTES * 8 // data_width)
         super().__init__({
             "fetch": In(stream.Signature(FetchRequest(addr_width, channels))),
             "fetched": Out(FetchEvent(channels)),
@@ -113,7 +113,8 @@ class DescriptorUnit(wiring.Component):
         m.d.sync += last_beat.eq(r.valid & r.ready & r.payload.last)
         m.d.comb += [
             self.fetched.valid.eq(last_beat), self.fetched.channel.eq(channel),
-            self.fetched.err.eq(err), self.fetched.bytes.eq(received[:READ_BYTES * 8]),
+            self.fetched.err.eq(err),
+            self.fetched.desc.eq(received[:DESCRIPTOR_READ_BYTES * 8]),
         ]
 
     def _writer(self, m):
@@ -143,7 +144,7 @@ class DescriptorUnit(wiring.Component):
         with m.If(self.writeback.valid & self.writeback.ready):
             p = self.writeback.payload
             m.d.sync += [busy.eq(1), cmd.valid.eq(1), left.eq(beats), channel.eq(p.channel),
-                         addr.eq(p.addr + WRITEBACK_OFFSET), words.eq(Cat(p.status, p.bytes))]
+                         addr.eq(p.addr + WRITEBACK_OFFSET), words.eq(p.words)]
         with m.If(cmd.valid & cmd.ready):
             m.d.sync += cmd.valid.eq(0)
         with m.If(w.valid & w.ready):

@@ -1,9 +1,9 @@
 """Memory-port arbiters: several engine clients (the scatter-gather descriptor unit, the data
 mover) share one bus adapter through the neutral memory ports of :mod:`hauler.memport`."""
 
-from amaranth.hdl import Const, Module, Signal
-from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from ..memport import ReadPortSignature, WritePortSignature
@@ -53,33 +53,33 @@ def _grant(m, cmds, out, room):
 
 
 def _route_back(m, head, head_valid, down, ups):
-    """Offer the downstream response stream ``down`` to the upstream port ``head`` only."""
+    """Offer the downstream response stream ``down`` to the upstream port ``head`` only.
+
+    (Selections by ``head`` are bit selects gated by ``head_valid``, not a case statement:
+    before the FIFO first fills, ``head`` is X in a Verilog simulation, and a case on X
+    would leave ``valid`` and ``ready`` X instead of 0.)"""
     for index, up in enumerate(ups):
         m.d.comb += [up.payload.eq(down.payload),
                      up.valid.eq(down.valid & head_valid & (head == index))]
-    with m.Switch(head):
-        for index, up in enumerate(ups):
-            with m.Case(index):
-                m.d.comb += down.ready.eq(head_valid & up.ready)
+    m.d.comb += down.ready.eq(head_valid & Cat(up.ready for up in ups).bit_select(head, 1))
 
 
 class ReadPortArbiter(wiring.Component):
     """Shares one read port between ``ports`` clients.
 
-    Commands are granted one at a time at fixed priority, the lowest index first. The
-    scatter-gather descriptor unit is port 0: it reads rarely, a short burst per descriptor,
-    so it cannot starve the data mover behind it, and the descriptor that the next transfer
-    waits for goes out first.
-
-    The granted command waits in a register on ``out.cmd``, refilled only from empty, so no
-    combinational path runs from the adapter's ``cmd.ready`` back to the clients. That
-    grants a burst at most every other cycle, as often as the data mover issues one, and
-    adds one cycle of latency to a read, not a bubble per burst.
+    The last port (the data mover) goes straight through, so a copy's first read request
+    reaches the bus without an extra cycle. The other ports (the scatter-gather descriptor
+    unit is port 0) are granted at fixed priority, the lowest index first, into a register
+    refilled only from empty; a command waiting there goes out before the last port's next
+    one. The descriptor unit reads rarely, a short burst per descriptor, so it cannot starve
+    the data mover, and the descriptor that the next transfer waits for goes out first.
+    Nothing is staged while the last port's command is on ``out.cmd`` and not taken: a
+    command never changes while it waits.
 
     Responses come back in command order (one AXI ID; Wishbone answers in order), so a FIFO
-    of grant tags routes the beats on ``out.r`` to the port whose command they answer; the
-    tag is dropped with the ``last`` beat. A tag heads its FIFO two cycles after its grant,
-    as the command leaves the register at the earliest, before any response can come.
+    of tags, pushed as commands leave, routes the beats on ``out.r`` to the port whose
+    command they answer; the tag is dropped with the ``last`` beat. A tag heads its FIFO in
+    the cycle after its command left, before any response can come.
     While the port at the head is not ready, ``out.r`` waits: the other ports' beats are
     behind it anyway. Behind the Wishbone adapter, which needs every beat taken when it is
     offered, every port must therefore take its beats at once, as the data mover does.
@@ -129,12 +129,25 @@ class ReadPortArbiter(wiring.Component):
             connect(m, flipped(self.in0), flipped(self.out))
             return m
 
-        # A buffered FIFO: the tag that selects the port of every beat comes from a
-        # flip-flop, not from a memory read multiplexer.
-        m.submodules.tags = tags = SyncFIFOBuffered(width=len(Signal(range(self._ports))),
-                                                    depth=self._outstanding + 1)
-        take, tag = _grant(m, [port.cmd for port in ins], self.out.cmd, room=tags.w_rdy)
-        m.d.comb += [tags.w_en.eq(take), tags.w_data.eq(tag)]
+        # Tags are needed the cycle after their command leaves: a first-word-through FIFO.
+        m.submodules.tags = tags = SyncFIFO(width=len(Signal(range(self._ports))),
+                                            depth=self._outstanding + 1)
+        *staged_ports, through = [port.cmd for port in ins]
+        cmd = self.out.cmd
+        staged = stream.Signature(cmd.payload.shape()).create()
+        staged_tag = Signal(range(self._ports), reset_less=True)
+        waiting = through.valid & tags.w_rdy & ~cmd.ready    # `through` is shown, not taken
+        take, tag = _grant(m, staged_ports, staged, room=~waiting)
+        with m.If(take):
+            m.d.sync += staged_tag.eq(tag)
+        m.d.comb += [
+            cmd.valid.eq((staged.valid | through.valid) & tags.w_rdy),
+            cmd.payload.eq(Mux(staged.valid, staged.payload, through.payload)),
+            staged.ready.eq(cmd.ready & tags.w_rdy),
+            through.ready.eq(cmd.ready & tags.w_rdy & ~staged.valid),
+            tags.w_en.eq(cmd.valid & cmd.ready),
+            tags.w_data.eq(Mux(staged.valid, staged_tag, self._ports - 1)),
+        ]
 
         r = self.out.r
         _route_back(m, tags.r_data, tags.r_rdy, r, [port.r for port in ins])
@@ -224,11 +237,12 @@ class WritePortArbiter(wiring.Component):
         head = w_tags.r_data
         for index, port in enumerate(ins):
             m.d.comb += port.w.ready.eq(w_tags.r_rdy & (head == index) & w.ready)
+        m.d.comb += w.valid.eq(w_tags.r_rdy & Cat(port.w.valid for port in ins)
+                                                  .bit_select(head, 1))
         with m.Switch(head):
             for index, port in enumerate(ins):
                 with m.Case(index):
-                    m.d.comb += [w.valid.eq(w_tags.r_rdy & port.w.valid),
-                                 w.payload.eq(port.w.payload)]
+                    m.d.comb += w.payload.eq(port.w.payload)
         m.d.comb += w_tags.r_en.eq(w.valid & w.ready & w.payload.last)
 
         b = self.out.b

@@ -44,16 +44,17 @@ async def identity_and_registers(dut):
     assert 1 << info["DATA_BYTES_LOG2"] == cfg.beat_bytes
     assert info["ADDR_WIDTH"] == cfg.addr_width
     assert info["MASTER"] == (0 if cfg.master == "axi4" else 1)
-    assert (info["SG"], info["STREAMS"], info["UNALIGNED"], info["REQ_ACK"]) == (0, 0, 0, 0)
+    assert (info["SG"], info["STREAMS"], info["UNALIGNED"], info["REQ_ACK"]) == \
+        (int(cfg.sg), 0, 0, 0)
     assert info["MAX_BURST"] == cfg.max_burst and info["OUTSTANDING"] == cfg.outstanding
     assert 1 << info["FIFO_DEPTH_LOG2"] == cfg.fifo_depth and info["LEN_WIDTH"] == 32
     assert await drv.read("IRQ_SUMMARY") == 0
 
     last = cfg.channels - 1
     # Registers of what is not built read 0 and ignore writes.
-    absent = ["REQ_BURST", "DESC_LO", "DESC_HI"]
+    absent = ["REQ_BURST"] + ([] if cfg.sg else ["DESC_LO", "DESC_HI"])
     if cfg.addr_width == 32:
-        absent += ["SRC_HI", "DST_HI"]     # address bits beyond the width
+        absent += ["SRC_HI", "DST_HI"] + (["DESC_HI"] if cfg.sg else [])   # beyond the width
     for name in absent:
         await drv.write(name, 0xFFFF_FFFF, last)
         assert await drv.read(name, last) == 0, name
@@ -324,12 +325,15 @@ async def bad_transfers(dut):
         status = await drv.status(0)
         assert status.error and status.err_code == "BAD_DESCRIPTOR" and not status.busy, \
             (case, length, status)
-    # Neither is the req/ack handshake, nor scatter-gather.
+    # Nor is the req/ack handshake; nor a chain from a misaligned descriptor (or without
+    # scatter-gather in the build).
     await drv.setup_transfer(0, 0, 0x1000, beat)
     await drv.write_fields("XFER", 0, req=1)
     await drv.start(0)
     assert (await drv.status(0)).err_code == "BAD_DESCRIPTOR"
     await drv.setup_transfer(0, 0, 0x1000, beat)
+    if h.config.sg:
+        await drv.write("DESC_LO", 0x1020, 0)
     await drv.write_fields("CTRL", 0, start=1, sg=1)
     assert (await drv.status(0)).err_code == "BAD_DESCRIPTOR"
     await drv.write_fields("CTRL", 0)
