@@ -37,11 +37,13 @@ def _add_config_options(parser):
                         help=f"FIFO beats, a power of two (default {d.fifo_depth})")
 
 
-def _config(args):
-    return Config(channels=args.channels, data_width=args.data_width,
-                  addr_width=args.addr_width, master=args.master, csr=args.csr,
-                  max_burst=args.max_burst, outstanding=args.outstanding,
-                  fifo_depth=args.fifo_depth)
+def _config(args, **swept):
+    """The configuration the options name; ``swept`` overrides options that ``hauler bench`` sweeps."""
+    options = dict(channels=args.channels, data_width=args.data_width,
+                   addr_width=args.addr_width, master=args.master, csr=args.csr,
+                   max_burst=args.max_burst, outstanding=args.outstanding,
+                   fifo_depth=args.fifo_depth)
+    return Config(**{**options, **swept})
 
 
 def _write(text, path):
@@ -76,6 +78,93 @@ def _demo(args):
     run_demo(args.config, progress=lambda line: print(line, flush=True))
 
 
+def _bench(args):
+    from .sim import sweep
+    points = [sweep.Point(length, latency, pressure) for pressure in args.backpressure
+              for latency in args.latency for length in args.sizes]
+    rows = sweep.sweep(args.configs, points, jobs=args.jobs, seed=args.seed)
+    sys.stdout.write(sweep.format_table(rows))
+    sweep.write_csv(rows, args.csv)
+    c = args.configs[0]
+    sweep.plot(rows, args.plot, title=f"hauler bench\n{c.channels} channels, bursts of up to "
+               f"{c.max_burst} beats, {c.outstanding} reads outstanding, FIFO of {c.fifo_depth} beats")
+    print(f"wrote {args.csv} and {args.plot}", file=sys.stderr)
+
+
+def _bench_configs(args):
+    """One configuration per swept master and data width; every size must suit each."""
+    from .sim.sweep import check_lengths
+    configs = [_config(args, master=master, data_width=width)
+               for master in args.master for width in args.data_width]
+    check_lengths(args.sizes, configs)
+    return configs
+
+
+def _list(parse, check, what):
+    """An argparse type: a comma-separated list, each item parsed and checked, repeats dropped."""
+    def convert(text):
+        values = []
+        for item in text.split(","):
+            try:
+                value = parse(item.strip())
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"not {what}: {item!r}") from None
+            if not check(value):
+                raise argparse.ArgumentTypeError(f"not {what}: {item!r}")
+            values.append(value)
+        return list(dict.fromkeys(values))
+    return convert
+
+
+def _bytes(text):
+    """An int of bytes, optionally with a binary K or M suffix: 4096, 4K, 1M."""
+    scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:].upper(), 1)
+    return int(text[:-1] if scale > 1 else text) * scale
+
+
+def _jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a number of jobs, 1 or more: {text!r}")
+    return value
+
+
+def _joined(values):
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def _add_bench_options(parser):
+    from .sim import sweep
+    parser.add_argument("--sizes", type=_list(_bytes, lambda n: n > 0, "a positive size in bytes"),
+                        default=list(sweep.SIZES),
+                        help=f"copy lengths in bytes, K and M suffixes allowed, whole beats, "
+                             f"up to 1M (default {_joined(sweep.SIZES)})")
+    parser.add_argument("--latency", type=_list(int, lambda n: n >= 0, "a latency of 0 or more cycles"),
+                        default=list(sweep.READ_LATENCIES),
+                        help=f"cycles the memory adds before read data (default "
+                             f"{_joined(sweep.READ_LATENCIES)})")
+    parser.add_argument("--backpressure", type=_list(float, lambda p: 0 <= p < 1,
+                                                     "a probability in [0, 1)"),
+                        default=list(sweep.BACKPRESSURES),
+                        help=f"probability of a memory pause per channel and cycle (default "
+                             f"{_joined(sweep.BACKPRESSURES)})")
+    parser.add_argument("--master", type=_list(str, lambda m: m in sweep.MASTERS, "axi4 or wishbone"),
+                        default=list(sweep.MASTERS),
+                        help=f"memory masters (default {_joined(sweep.MASTERS)})")
+    parser.add_argument("--data-width", type=_list(int, lambda w: True, "a width in bits"),
+                        default=list(sweep.DATA_WIDTHS),
+                        help=f"master data widths: 32, 64, 128 (default {_joined(sweep.DATA_WIDTHS)})")
+    parser.add_argument("--csv", default="bench.csv", help="CSV file to write (default bench.csv)")
+    parser.add_argument("--plot", default="bench.png", help="PNG plot to write (default bench.png)")
+    parser.add_argument("-j", "--jobs", type=_jobs, default=2,
+                        help="simulations run at once, one per build (default 2)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seed of the simulations: the same seed gives the same figures (default 1)")
+
+
 def build_parser():
     parser = _Parser(prog="hauler", description="Hauler DMA controller tools")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -99,6 +188,13 @@ def build_parser():
     p = commands.add_parser("demo", help="simulate a copy on a memory model and report it")
     _add_config_options(p)
     p.set_defaults(run=_demo)
+
+    # The swept options replace the single-valued ones of the same names.
+    p = commands.add_parser("bench", conflict_handler="resolve",
+                            help="measure copies across sizes, latencies, back-pressure and builds")
+    _add_config_options(p)
+    _add_bench_options(p)
+    p.set_defaults(run=_bench)
     return parser
 
 
@@ -107,7 +203,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if hasattr(args, "channels"):
         try:
-            args.config = _config(args)
+            if args.command == "bench":
+                args.configs = _bench_configs(args)
+            else:
+                args.config = _config(args)
         except (TypeError, ValueError) as e:
             # Config names the parameter and the allowed values.
             parser.exit(2, f"hauler {args.command}: error: {e}\n")

@@ -19,7 +19,7 @@ from .memory import AxiMemory, WishboneMemory
 
 __all__ = ["Harness", "MEMORY_SIZE"]
 
-MEMORY_SIZE = 1 << 20
+MEMORY_SIZE = 1 << 21  # room for a 1 MiB copy from the lower half to the upper
 
 
 class BusMonitor:
@@ -85,22 +85,49 @@ class Harness:
         self.monitor = BusMonitor(dut, config, clock)
 
     @classmethod
-    async def create(cls, dut, *, backpressure=0.0, seed=None, latency=(1, 1)):
-        """Build the bench. ``backpressure`` is the probability of a pause (AXI) or a stall
-        (Wishbone) in each cycle on every channel of the memory; Wishbone also draws its
-        response latency from ``latency``."""
+    async def create(cls, dut, *, backpressure=0.0, seed=None, latency=(1, 1), read_latency=0,
+                     max_outstanding=None):
+        """Build the bench.
+
+        Parameters
+        ----------
+        dut : cocotb handle
+        backpressure : float
+            Probability of a pause (AXI4: ready low or valid withheld on every channel) or a
+            stall (Wishbone) in each cycle, in [0, 1).
+        seed : int, optional
+            Seed of the memory's random draws and of :attr:`rng` (default: drawn and logged).
+        latency : (int, int)
+            Wishbone only: the inclusive range of the memory's response latency in cycles
+            (1 = the next cycle). AXI4 answers as soon as it can.
+        read_latency : int
+            Cycles the memory adds before read data come back, on either bus: on AXI4 between
+            an AR and the first R beat of its burst, on Wishbone to the response latency of
+            every read strobe. Writes are not delayed. Reads are pipelined on both.
+        max_outstanding : int, optional
+            Most reads the memory holds taken but not answered before it refuses more: read
+            bursts on AXI4 (ARREADY low), requests of either direction on Wishbone (STALL
+            high), since a Wishbone slave sees no bursts. Default: no limit on AXI4; on
+            Wishbone the memory model's 8 plus ``read_latency``, so that a latency alone
+            does not cap the rate.
+        """
         config = bench_config()
         seed = random.getrandbits(32) if seed is None else seed
         rng = random.Random(seed)
-        dut._log.info("harness seed %d, backpressure %.2f", seed, backpressure)
+        dut._log.info("harness seed %d, backpressure %.2f, read latency %d", seed, backpressure,
+                      read_latency)
         clock = start_clock(dut)
         if config.master == "axi4":
-            memory = AxiMemory(dut, "m_axi", clock, dut.rst, MEMORY_SIZE)
+            memory = AxiMemory(dut, "m_axi", clock, dut.rst, MEMORY_SIZE, read_latency=read_latency,
+                               max_outstanding=max_outstanding)
             memory.set_backpressure(backpressure, seed=seed)
             checker = AxiMasterChecker(dut, "m_axi", clock, dut.rst, max_burst=config.max_burst)
         else:
+            if max_outstanding is None:
+                max_outstanding = 8 + read_latency
             memory = WishboneMemory(dut, "m_wb", clock, dut.rst, MEMORY_SIZE, seed=seed,
-                                    stall=backpressure, latency=latency)
+                                    stall=backpressure, latency=latency, read_latency=read_latency,
+                                    max_outstanding=max_outstanding)
             checker = WishboneMasterChecker(dut, "m_wb", clock, dut.rst)
         csr = CsrMaster.for_config(dut, config, clock, dut.rst)
         await reset_dut(dut)

@@ -4,7 +4,8 @@ import collections
 import random
 
 import cocotb
-from cocotb.triggers import RisingEdge
+from cocotb.queue import Queue
+from cocotb.triggers import FallingEdge, RisingEdge
 from cocotbext.axi import AxiBus, AxiResp
 from cocotbext.axi.axi_slave import AxiSlaveRead, AxiSlaveWrite
 from cocotbext.axi.constants import AxiBurstType
@@ -50,15 +51,66 @@ def _check_window(start, end):
 
 
 class _AxiMemoryRead(AxiSlaveRead):
-    # Replaces cocotbext-axi's read loop to answer per beat with OKAY, SLVERR or DECERR.
-    def __init__(self, bus, clock, reset, memory):
+    # Replaces cocotbext-axi's read loop with a pipelined memory: ARs are taken as they come
+    # (up to max_outstanding bursts) and answered in order, per beat with OKAY, SLVERR or
+    # DECERR, a burst's first beat queued no earlier than read_latency cycles after its AR.
+    def __init__(self, bus, clock, reset, memory, *, read_latency, max_outstanding):
         self._memory = memory
+        self._read_latency = read_latency
+        self._max_outstanding = max_outstanding
+        self._cycle = 0             # falling clock edges so far
+        self._accepted = Queue()    # (cycle of the AR handshake, AR), oldest first
+        self._in_flight = 0         # bursts taken whose last R beat has not been handed over
+        self._respond_cr = None
         super().__init__(bus, clock, reset)
+        self.ar_channel.full = self._ar_full  # what the sink consults to drop ARREADY
+        cocotb.start_soon(self._count_cycles())
+
+    def _ar_full(self):
+        # The AR just handed over is still in the sink's queue when it decides ARREADY.
+        return (self._max_outstanding is not None
+                and self.ar_channel.count() + self._in_flight >= self._max_outstanding)
+
+    def _handle_reset(self, state):
+        super()._handle_reset(state)
+        if state:
+            if self._respond_cr is not None:
+                self._respond_cr.cancel()
+                self._respond_cr = None
+            self._accepted = Queue()
+            self._in_flight = 0
+        elif self._respond_cr is None:
+            self._respond_cr = cocotb.start_soon(self._respond())
+
+    async def _count_cycles(self):
+        # Counted on falling edges, so that at a rising edge (where ARs are stamped and
+        # latencies compared) the count is the same whichever coroutine runs first there.
+        # Every signal changes just after a rising edge: what R shows now is what the next
+        # rising edge samples, so a last beat seen handed over here frees its slot in time
+        # for the ARREADY decided at that edge.
+        edge = FallingEdge(self.clock)
+        r = self.r_channel.bus
+        rvalid, rready, rlast = reader(r.rvalid), reader(r.rready), reader(r.rlast)
+        while True:
+            await edge
+            self._cycle += 1
+            if self._in_flight and rvalid() == "1" and rready() == "1" and rlast() == "1":
+                self._in_flight -= 1
+                self.ar_channel.wake_event.set()
 
     async def _process_read(self):
-        lanes = self.byte_lanes
         while True:
             ar = await self.ar_channel.recv()
+            self._in_flight += 1
+            self._accepted.put_nowait((self._cycle, ar))
+
+    async def _respond(self):
+        lanes = self.byte_lanes
+        edge = RisingEdge(self.clock)
+        while True:
+            accepted, ar = await self._accepted.get()
+            while self._cycle - accepted < self._read_latency:
+                await edge
             arid = int(ar.arid)
             beats = int(ar.arlen) + 1
             addresses = _beat_addresses(int(ar.araddr), beats, int(ar.arsize), int(ar.arburst))
@@ -104,6 +156,12 @@ class AxiMemory(Memory):
     Bursts are served in order, one beat per cycle at best, INCR, FIXED and WRAP alike.
     A beat whose bus word lies at or beyond ``size`` answers DECERR.
 
+    Reads are pipelined: the memory takes read bursts while earlier ones wait out their
+    latency, and returns them in order, back to back once each one's latency has elapsed.
+    With ``read_latency = 0`` the first R beat of a burst whose AR is handed over on clock
+    edge *t* is valid from edge *t* + 1, so it can be handed over on edge *t* + 2;
+    ``read_latency`` cycles are added to both.
+
     Create it (and every other bus model) *before* asserting reset, e.g. with
     :func:`hauler.sim.bench.reset_dut`: cocotbext-axi notices reset by its edges.
 
@@ -116,6 +174,11 @@ class AxiMemory(Memory):
         Reset is synchronous, active high.
     size : int
         Bytes of memory, from address 0.
+    read_latency : int
+        Cycles added between an AR and the first R beat of its burst (see above), at least 0.
+    max_outstanding : int or None
+        Most read bursts taken (AR handed over) whose last R beat has not been handed over:
+        ARREADY stays low while this many are. ``None``: no limit.
 
     Members
     -------
@@ -123,12 +186,17 @@ class AxiMemory(Memory):
         Backdoor access, no bus cycles.
     """
 
-    def __init__(self, dut, prefix, clock, reset, size):
+    def __init__(self, dut, prefix, clock, reset, size, *, read_latency=0, max_outstanding=None):
+        if read_latency < 0:
+            raise ValueError(f"read_latency must be at least 0, not {read_latency}")
+        if max_outstanding is not None and max_outstanding < 1:
+            raise ValueError(f"max_outstanding must be at least 1 or None, not {max_outstanding}")
         super().__init__(size)
         self._windows = []
         bus = AxiBus.from_prefix(dut, prefix, bus_separator="__")
         self.write_if = _AxiMemoryWrite(bus.write, clock, reset, self)
-        self.read_if = _AxiMemoryRead(bus.read, clock, reset, self)
+        self.read_if = _AxiMemoryRead(bus.read, clock, reset, self, read_latency=read_latency,
+                                      max_outstanding=max_outstanding)
 
     def add_error_window(self, start, end, kind):
         """Answer with an error every beat whose bus word overlaps ``[start, end)``.
@@ -184,7 +252,8 @@ class WishboneMemory(Memory):
     ``sel``, ``cyc``, ``stb``, ``we``, ``ack``, ``err``, ``stall`` (``cti``/``bte`` are hints,
     ignored). A request is accepted in a cycle with ``cyc & stb & ~stall``; responses come
     in order, at most one per cycle, each ``latency`` cycles or more after its acceptance
-    (1 = in the next cycle). Outputs are registered: they change only after a clock edge.
+    (1 = in the next cycle), reads ``read_latency`` cycles more. Outputs are registered:
+    they change only after a clock edge.
 
     When the master drops ``cyc`` the pending responses are discarded (B4: a cycle ends
     with ``cyc``); a response already on the bus in that cycle is withdrawn at the next edge.
@@ -201,6 +270,8 @@ class WishboneMemory(Memory):
         Probability of ``stall`` in each cycle, in [0, 1).
     latency : (int, int)
         Inclusive range of response latencies in cycles, at least 1.
+    read_latency : int
+        Cycles added to the latency of every read, at least 0.
     max_outstanding : int
         Requests accepted but not yet answered; ``stall`` holds while this many are pending.
 
@@ -211,12 +282,14 @@ class WishboneMemory(Memory):
     """
 
     def __init__(self, dut, prefix, clock, reset, size, *, seed, stall=0.0, latency=(1, 1),
-                 max_outstanding=8):
+                 read_latency=0, max_outstanding=8):
         if not 0 <= stall < 1:
             raise ValueError(f"stall must be in [0, 1), not {stall}")
         low, high = latency
         if not 1 <= low <= high:
             raise ValueError(f"latency must be (low, high) with 1 <= low <= high, not {latency!r}")
+        if read_latency < 0:
+            raise ValueError(f"read_latency must be at least 0, not {read_latency}")
         if max_outstanding < 1:
             raise ValueError(f"max_outstanding must be at least 1, not {max_outstanding}")
         super().__init__(size)
@@ -234,6 +307,7 @@ class WishboneMemory(Memory):
         self._shift = self.byte_lanes.bit_length() - 1
         self._stall_p = stall
         self._latency = latency
+        self._read_latency = read_latency
         self._max_outstanding = max_outstanding
         self._rng = random.Random(seed)
         self._windows = []
@@ -280,8 +354,11 @@ class WishboneMemory(Memory):
                 if ack or err:
                     pending.popleft()  # the master took the response shown in this cycle
                 if not stall and self._stb() == "1":
+                    due = cycle + rng.randint(low, high) - 1
+                    if self._we() != "1":
+                        due += self._read_latency
                     error, data = self._accept()
-                    pending.append((cycle + rng.randint(low, high) - 1, error, data))
+                    pending.append((due, error, data))
 
             # Outputs for the next cycle.
             show = bool(pending) and pending[0][0] <= cycle

@@ -49,6 +49,27 @@ def test_bad_options_give_one_line_and_status_2(tmp_path, args, message):
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--sizes", "0"], "argument --sizes: not a positive size in bytes: '0'"),
+    (["--sizes", "64,lots"], "argument --sizes: not a positive size in bytes: 'lots'"),
+    (["--sizes", "100"], "size 100 is not a multiple of the 64-bit data width"),
+    (["--sizes", "2M"], "sizes must be 1..1048576 bytes"),
+    (["--latency", "-1"], "argument --latency: not a latency of 0 or more cycles: '-1'"),
+    (["--latency", "8,x"], "argument --latency: not a latency of 0 or more cycles: 'x'"),
+    (["--backpressure", "1"], "argument --backpressure: not a probability in [0, 1): '1'"),
+    (["--master", "foo"], "argument --master: not axi4 or wishbone: 'foo'"),
+    (["--data-width", "48"], "data_width must be one of 32, 64, 128, not 48"),
+    (["--fifo-depth", "8"], "fifo_depth (8) must hold one whole burst"),
+    (["--jobs", "0"], "argument -j/--jobs: not a number of jobs, 1 or more: '0'"),
+])
+def test_bench_bad_options_give_one_line_and_status_2(args, message):
+    result = hauler("bench", *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
 def test_unknown_command_and_device():
     assert hauler("frobnicate").returncode == 2
     result = hauler("synth", "--device", "xc7")

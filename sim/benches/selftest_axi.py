@@ -1,9 +1,11 @@
 """Self-test of AxiMemory and AxiMasterChecker on tests/fixtures/axi_loop.v (s_axi wired to m_axi).
 
-cocotbext-axi's AxiMaster drives s_axi; the models under test sit on m_axi. The checker
-tests drive the wires by hand to break each rule once.
+cocotbext-axi's AxiMaster drives s_axi; the models under test sit on m_axi. The latency
+tests time the handshakes on the wires; the checker tests drive the wires by hand to break
+each rule once.
 """
 
+import itertools
 import random
 
 import cocotb
@@ -19,9 +21,9 @@ SIZE = 1 << 16
 BEAT = 8  # the fixture's data width in bytes
 
 
-async def _models(dut, *, backpressure):
+async def _models(dut, *, backpressure, **memory_options):
     start_clock(dut)
-    memory = AxiMemory(dut, "m_axi", dut.clk, dut.rst, SIZE)
+    memory = AxiMemory(dut, "m_axi", dut.clk, dut.rst, SIZE, **memory_options)
     memory.set_backpressure(backpressure, seed=cocotb.RANDOM_SEED)
     checker = AxiMasterChecker(dut, "m_axi", dut.clk, dut.rst, max_burst=16)
     master = AxiMaster(AxiBus.from_prefix(dut, "s_axi", bus_separator="__"), dut.clk, dut.rst,
@@ -90,6 +92,96 @@ async def error_windows(dut):
     assert (response.resp, response.data) == (AxiResp.DECERR, bytes(16))
     response = await master.read(0x3000, 8)
     assert response.resp == AxiResp.OKAY
+    checker.check(idle=True)
+
+
+class _Handshakes:
+    """Records the clock edge of every AR and R handshake on m_axi (edges counted from its creation)."""
+
+    def __init__(self, dut):
+        self.ar, self.r, self.r_last = [], [], []
+        cocotb.start_soon(self._run(dut))
+
+    async def _run(self, dut):
+        edge = 0
+        while True:
+            await RisingEdge(dut.clk)
+            edge += 1
+            if dut.m_axi__arvalid.value and dut.m_axi__arready.value:
+                self.ar.append(edge)
+            if dut.m_axi__rvalid.value and dut.m_axi__rready.value:
+                self.r.append(edge)
+                if dut.m_axi__rlast.value:
+                    self.r_last.append(edge)
+
+    def most_outstanding(self):
+        """The most bursts handed over on AR whose last R beat had not been, at any edge."""
+        events = sorted([(e, 1) for e in self.ar] + [(e, -1) for e in self.r_last])
+        count = peak = 0
+        for _, step in events:
+            count += step
+            peak = max(peak, count)
+        return peak
+
+
+async def _read_back(memory, master, bursts, beats):
+    """Read ``bursts`` bursts of ``beats`` beats at once, each of its own random data; check them."""
+    length = beats * BEAT
+    spans = [(n * 0x400, bytes(random.getrandbits(8) for _ in range(length))) for n in range(bursts)]
+    for addr, data in spans:
+        memory.write(addr, data)
+    reads = [master.init_read(addr, length) for addr, _ in spans]
+    for event, (addr, data) in zip(reads, spans):
+        await event.wait()
+        assert event.data.resp == AxiResp.OKAY
+        assert event.data.data == data, f"bus read at {addr:#x}"
+
+
+@cocotb.test(timeout_time=100, timeout_unit="us")
+@cocotb.parametrize(read_latency=[0, 24])
+async def read_latency_delays_the_first_beat(dut, read_latency):
+    """A lone burst: its first R beat is handed over exactly read_latency + 2 edges after its AR."""
+    memory, checker, master = await _models(dut, backpressure=0, read_latency=read_latency)
+    handshakes = _Handshakes(dut)
+    await _read_back(memory, master, bursts=1, beats=8)
+    assert len(handshakes.ar) == 1 and len(handshakes.r) == 8
+    assert handshakes.r[0] - handshakes.ar[0] == read_latency + 2, (handshakes.ar, handshakes.r)
+    assert handshakes.r == list(range(handshakes.r[0], handshakes.r[0] + 8)), "beats back to back"
+    checker.check(idle=True)
+
+
+@cocotb.test(timeout_time=100, timeout_unit="us")
+async def bursts_overlap_their_latency(dut):
+    """Bursts taken back to back wait out their latencies together: N bursts take about
+    latency + N * beats edges, not N * (latency + beats); each still waits its own latency."""
+    latency, bursts, beats = 32, 6, 16
+    memory, checker, master = await _models(dut, backpressure=0, read_latency=latency)
+    handshakes = _Handshakes(dut)
+    await _read_back(memory, master, bursts=bursts, beats=beats)
+    assert len(handshakes.ar) == bursts and len(handshakes.r) == bursts * beats
+    firsts = handshakes.r[::beats]
+    assert all(r - ar >= latency + 2 for ar, r in zip(handshakes.ar, firsts)), (handshakes.ar, firsts)
+    elapsed = handshakes.r[-1] - handshakes.ar[0]
+    assert elapsed <= latency + 2 + bursts * beats + bursts, f"{elapsed} edges: latencies not overlapped"
+    checker.check(idle=True)
+
+
+@cocotb.test(timeout_time=200, timeout_unit="us")
+@cocotb.parametrize(backpressure=[0, 0.3])
+async def max_outstanding_holds_arready(dut, backpressure):
+    """ARREADY stays low while max_outstanding bursts are taken and not fully returned, also
+    when the master holds RREADY low at random (a last beat offered is not yet returned)."""
+    limit = 2
+    memory, checker, master = await _models(dut, backpressure=backpressure, read_latency=20,
+                                            max_outstanding=limit)
+    if backpressure:
+        rng = random.Random(cocotb.RANDOM_SEED)
+        pauses = (rng.random() < backpressure for _ in itertools.count())
+        master.read_if.r_channel.set_pause_generator(pauses)
+    handshakes = _Handshakes(dut)
+    await _read_back(memory, master, bursts=8, beats=4)
+    assert len(handshakes.ar) == 8
+    assert handshakes.most_outstanding() == limit, handshakes.most_outstanding()
     checker.check(idle=True)
 
 
