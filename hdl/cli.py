@@ -35,6 +35,8 @@ def _add_config_options(parser):
                         help=f"most read bursts in flight (default {d.outstanding})")
     parser.add_argument("--fifo-depth", type=int, default=d.fifo_depth,
                         help=f"FIFO beats, a power of two (default {d.fifo_depth})")
+    parser.add_argument("--no-sg", dest="sg", action="store_false",
+                        help="leave scatter-gather out (CONFIG.SG reads 0)")
 
 
 def _config(args, **swept):
@@ -42,7 +44,7 @@ def _config(args, **swept):
     options = dict(channels=args.channels, data_width=args.data_width,
                    addr_width=args.addr_width, master=args.master, csr=args.csr,
                    max_burst=args.max_burst, outstanding=args.outstanding,
-                   fifo_depth=args.fifo_depth)
+                   fifo_depth=args.fifo_depth, sg=args.sg)
     return Config(**{**options, **swept})
 
 

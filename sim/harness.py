@@ -135,13 +135,14 @@ class Harness:
         cocotb.start_soon(harness.monitor.run())
         return harness
 
-    def add_error_window(self, start, end, kind="slverr"):
-        """Make the memory answer errors in ``[start, end)``: ``kind`` (SLVERR or DECERR)
-        on AXI4, ERR on Wishbone (which has one kind)."""
+    def add_error_window(self, start, end, kind="slverr", *, writes_only=False):
+        """Make the memory answer errors in ``[start, end)`` (to writes only, with
+        ``writes_only``): ``kind`` (SLVERR or DECERR) on AXI4, ERR on Wishbone (which has one
+        kind)."""
         if self.config.master == "axi4":
-            self.memory.add_error_window(start, end, kind)
+            self.memory.add_error_window(start, end, kind, writes_only=writes_only)
         else:
-            self.memory.add_error_window(start, end)
+            self.memory.add_error_window(start, end, writes_only=writes_only)
 
     def fill(self, addr, length):
         """Random bytes at ``addr``; returns them."""

@@ -139,7 +139,7 @@ class _AxiMemoryWrite(AxiSlaveWrite):
             for addr in _beat_addresses(int(aw.awaddr), beats, int(aw.awsize), int(aw.awburst)):
                 word = addr - addr % lanes
                 w = await self.w_channel.recv()
-                resp = self._memory._response(word)
+                resp = self._memory._response(word, write=True)
                 if resp:
                     bresp = max(bresp, resp)
                 else:
@@ -198,7 +198,7 @@ class AxiMemory(Memory):
         self.read_if = _AxiMemoryRead(bus.read, clock, reset, self, read_latency=read_latency,
                                       max_outstanding=max_outstanding)
 
-    def add_error_window(self, start, end, kind):
+    def add_error_window(self, start, end, kind, *, writes_only=False):
         """Answer with an error every beat whose bus word overlaps ``[start, end)``.
 
         Reads of such beats return zeros; writes to them change nothing.
@@ -207,18 +207,20 @@ class AxiMemory(Memory):
         ----------
         kind : str
             ``"slverr"`` or ``"decerr"``.
+        writes_only : bool
+            Fail only writes there (a read-only region, say).
         """
         _check_window(start, end)
         responses = {"slverr": AxiResp.SLVERR, "decerr": AxiResp.DECERR}
         if kind not in responses:
             raise ValueError(f"kind must be 'slverr' or 'decerr', not {kind!r}")
-        self._windows.append((start, end, responses[kind]))
+        self._windows.append((start, end, responses[kind], writes_only))
 
-    def _response(self, word):
+    def _response(self, word, *, write=False):
         if word + self.read_if.byte_lanes > self.size:
             return AxiResp.DECERR
-        for start, end, resp in self._windows:
-            if word < end and start < word + self.read_if.byte_lanes:
+        for start, end, resp, writes_only in self._windows:
+            if word < end and start < word + self.read_if.byte_lanes and (write or not writes_only):
                 return resp
         return AxiResp.OKAY
 
@@ -315,20 +317,22 @@ class WishboneMemory(Memory):
             output.value = 0
         cocotb.start_soon(self._run())
 
-    def add_error_window(self, start, end):
-        """Answer ERR to every access whose bus word overlaps ``[start, end)``."""
+    def add_error_window(self, start, end, *, writes_only=False):
+        """Answer ERR to every access (every write, with ``writes_only``) whose bus word
+        overlaps ``[start, end)``."""
         _check_window(start, end)
-        self._windows.append((start, end))
+        self._windows.append((start, end, writes_only))
 
-    def _error(self, word):
+    def _error(self, word, *, write):
         if word + self.byte_lanes > self.size:
             return True
-        return any(word < end and start < word + self.byte_lanes for start, end in self._windows)
+        return any(word < end and start < word + self.byte_lanes and (write or not writes_only)
+                   for start, end, writes_only in self._windows)
 
     def _accept(self):
         """Perform the request on the bus now; return its response (error, read data or None)."""
         word = int(self._adr(), 2) << self._shift
-        if self._error(word):
+        if self._error(word, write=self._we() == "1"):
             return True, 0
         if self._we() == "1":
             data = int(self._dat_w(), 2).to_bytes(self.byte_lanes, "little")

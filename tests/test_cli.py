@@ -98,3 +98,11 @@ def test_register_map_formats_agree_with_the_description():
 def test_committed_register_doc_is_current():
     assert (REPO / "docs" / "registers.md").read_text() == render("md"), \
         "docs/registers.md is stale: run `hauler regs --format md -o docs/registers.md`"
+
+
+def test_generate_without_scatter_gather_is_smaller(tmp_path):
+    full, bare = tmp_path / "full.v", tmp_path / "bare.v"
+    main(["generate", "-o", str(full)])
+    main(["generate", "-o", str(bare), "--no-sg"])
+    assert "descriptors" in full.read_text() and "descriptors" not in bare.read_text()
+    assert len(bare.read_text()) < len(full.read_text())

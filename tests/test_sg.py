@@ -1,5 +1,7 @@
 """Scatter-gather (ABI §3) on the generated Verilog: both masters, several data widths."""
 
+import json
+
 import pytest
 
 from hauler import Config
@@ -17,3 +19,17 @@ CONFIGS = [
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.key() for c in CONFIGS])
 def test_scatter_gather(config):
     runner.run(config, "hauler.sim.benches.sg")
+
+
+def test_throughput_bench_reports_against_the_ceiling(tmp_path):
+    """The scatter-gather measurement runs and reports sane figures (the targets are read
+    from its full run, not asserted here)."""
+    result = tmp_path / "sg.json"
+    runner.run(Config(), "hauler.sim.benches.sg_perf", env={
+        "HAULER_SG_SIZES": "64,1024", "HAULER_SG_TOTAL": "4096",
+        "HAULER_SG_RESULT": str(result)})
+    rows = json.loads(result.read_text())
+    assert [r["descriptor_bytes"] for r in rows] == [64, 1024]
+    for r in rows:
+        assert 0 < r["beats_per_cycle"] <= r["ceiling"] * 1.01
+        assert r["launch_cycles"] > 0

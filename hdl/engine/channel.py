@@ -18,6 +18,9 @@ MODE_FIXED = 1
 #: Descriptors of one channel moving data or waiting for their write-back: enough to keep
 #: the bus busy with chains of small descriptors while earlier ones complete.
 COMPLETIONS = 4
+#: Address bits of the descriptors in flight compared with a fetched one's (see
+#: _ChainWalker): 8 tell apart descriptors within 16 KiB.
+STALE_TAG_BITS = 8
 
 
 class Channel(Elaboratable):
@@ -322,7 +325,9 @@ class _ChainWalker:
 
         # -- Descriptors dispatched and not yet written back, oldest first; `ended` of them
         # have had their final burst retire, so their writes are all acknowledged. Their
-        # addresses are also kept in registers, to tell a stale fetch.
+        # addresses are also kept in registers, to tell a stale fetch: some of their bits
+        # only, enough to tell nearby descriptors apart. Two that share them make a fetch
+        # look stale when it is not, which costs a fetch again, never a wrong descriptor.
         self._entry = entry = data.StructLayout({
             "addr": unsigned(aw), "bytes": unsigned(32), "irq": unsigned(1),
             "last": unsigned(1)})
@@ -337,7 +342,8 @@ class _ChainWalker:
         clean_end = channel.retire_valid & channel.retire_end & ~halting & ~channel.fault_valid
         m.d.sync += ended.eq(ended + clean_end - popped)
         self.head_addr = entry(queue.r_data).addr
-        in_flight = [Signal(aw, name=f"in_flight{i}", reset_less=True)
+        tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
+        in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
                      for i in range(COMPLETIONS)]
         held = Signal(COMPLETIONS)           # which of them are in the queue
         tail = Signal(range(COMPLETIONS))
@@ -346,14 +352,17 @@ class _ChainWalker:
             m.d.sync += tail.eq(tail + 1)
             for i, reg in enumerate(in_flight):
                 with m.If(tail == i):
-                    m.d.sync += reg.eq(entry(queue.w_data).addr)
+                    m.d.sync += reg.eq(entry(queue.w_data).addr[tag])
         with m.If(queue.r_en):
             m.d.sync += head.eq(head + 1)
         m.d.sync += held.eq((held | Mux(queue.w_en, 1 << tail, 0)) &
                             ~Mux(queue.r_en, 1 << head, 0))
         with m.If(clear):
             m.d.sync += [held.eq(0), tail.eq(0), head.eq(0)]
-        m.d.comb += stale.eq(Cat(held[i] & (reg == fetch_addr)
+        # Registered (the compares stay off the path of the fetched event): one cycle old,
+        # it is never behind on a push, which comes long before the fetch returns; behind
+        # on a pop, it costs one more fetch.
+        m.d.sync += stale.eq(Cat(held[i] & (reg == fetch_addr[tag])
                                  for i, reg in enumerate(in_flight)).any())
         self._wb_busy = Signal()             # a write-back asked for or under way
         self.write_failed = channel.written_valid & channel.written_err

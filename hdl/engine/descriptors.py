@@ -4,15 +4,16 @@ from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..descriptor import DESCRIPTOR_READ_BYTES, WRITEBACK_BYTES, WRITEBACK_OFFSET, \
-    Descriptor, Writeback
+from ..descriptor import WRITEBACK_BYTES, WRITEBACK_OFFSET, Descriptor, Writeback
 from ..memport import ReadPortSignature, WritePortSignature
 
 
-__all__ = ["FetchRequest", "FetchEvent", "WritebackRequest", "WritebackEvent",
+__all__ = ["FETCH_BYTES", "FetchRequest", "FetchEvent", "WritebackRequest", "WritebackEvent",
            "DescriptorUnit"]
 
 _WRITEBACK_BITS = WRITEBACK_BYTES * 8
+#: A fetch reads up to STATUS: BYTES (the last field) is the hardware's own output.
+FETCH_BYTES = data.Layout.cast(Descriptor)["bytes"].offset // 8
 
 
 def _channel_shape(channels):
@@ -25,7 +26,8 @@ def FetchRequest(addr_width, channels):
 
 
 def FetchEvent(channels):
-    """A fetch finished: the descriptor's fetched bytes, or ``err`` (a bus error)."""
+    """A fetch finished: the descriptor (its BYTES not fetched: 0), or ``err`` (a bus
+    error)."""
     return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
                               "err": unsigned(1), "desc": Descriptor})
 
@@ -45,11 +47,14 @@ def WritebackEvent(channels):
 class DescriptorUnit(wiring.Component):
     """Serves the channels' descriptor traffic, one fetch and one write-back at a time.
 
-    A fetch is one read burst covering bytes 0x00-0x27 (on a 128-bit bus the last beat also
-    covers 0x28-0x2F: reads have no byte enables; those bytes are ignored). A write-back is
-    one 8-byte write at 0x20: two beats on a 32-bit bus, one beat with byte enables on wider
-    ones. Both finish with an event broadcast to the channels, which only ask for a fetch
-    when they have room for the result, so the events need no handshake.
+    A fetch is one read burst over bytes 0x00-0x23, NEXT to STATUS (whole beats: on wider
+    buses up to 0x27, or 0x2F on a 128-bit one, whose extra bytes are ignored). A write-back
+    is one 8-byte write at 0x20: two beats on a 32-bit bus, one beat with byte enables on
+    wider ones. Both finish with an event broadcast to the channels, which only ask for a
+    fetch when they have room for the result, so the events need no handshake.
+
+    A fetch request goes straight out as the read command, and the fetched event comes
+    with the last beat: the descriptor that starts a chain costs no cycle here.
 
     Parameters
     ----------
@@ -67,7 +72,7 @@ class DescriptorUnit(wiring.Component):
     def __init__(self, *, addr_width, data_width, channels):
         self._addr_width = addr_width
         self._data_width = data_width
-        self._read_beats = -(-DESCRIPTOR_READ_BYTES * 8 // data_width)
+        self._read_beats = -(-FETCH_BYTES * 8 // data_width)
         super().__init__({
             "fetch": In(stream.Signature(FetchRequest(addr_width, channels))),
             "fetched": Out(FetchEvent(channels)),
@@ -88,33 +93,28 @@ class DescriptorUnit(wiring.Component):
         cmd, r = self.read.cmd, self.read.r
         busy = Signal()
         channel = Signal.like(self.fetch.payload.channel, reset_less=True)
-        addr = Signal(self._addr_width, reset_less=True)
         # Beats shift in from the top, so after the last one the first beat is at bit 0.
         received = Signal(self._read_beats * dw, reset_less=True)
         err = Signal(reset_less=True)
+        request = self.fetch
         m.d.comb += [
-            self.fetch.ready.eq(~busy),
-            cmd.payload.addr.eq(addr), cmd.payload.beats.eq(self._read_beats),
+            cmd.valid.eq(request.valid & ~busy),
+            cmd.payload.addr.eq(request.payload.addr), cmd.payload.beats.eq(self._read_beats),
+            request.ready.eq(cmd.ready & ~busy),
             r.ready.eq(busy),
         ]
-        with m.If(self.fetch.valid & self.fetch.ready):
-            m.d.sync += [busy.eq(1), cmd.valid.eq(1), err.eq(0),
-                         channel.eq(self.fetch.payload.channel),
-                         addr.eq(self.fetch.payload.addr)]
-        with m.If(cmd.valid & cmd.ready):
-            m.d.sync += cmd.valid.eq(0)
+        with m.If(request.valid & request.ready):
+            m.d.sync += [busy.eq(1), err.eq(0), channel.eq(request.payload.channel)]
+        shifted = Cat(received[dw:], r.payload.data)
         with m.If(r.valid & r.ready):
-            m.d.sync += [received.eq(Cat(received[dw:], r.payload.data)),
-                         err.eq(err | r.payload.err)]
+            m.d.sync += [received.eq(shifted), err.eq(err | r.payload.err)]
             with m.If(r.payload.last):
                 m.d.sync += busy.eq(0)
-        # The event is a cycle after the last beat, from registers.
-        last_beat = Signal()
-        m.d.sync += last_beat.eq(r.valid & r.ready & r.payload.last)
         m.d.comb += [
-            self.fetched.valid.eq(last_beat), self.fetched.channel.eq(channel),
-            self.fetched.err.eq(err),
-            self.fetched.desc.eq(received[:DESCRIPTOR_READ_BYTES * 8]),
+            self.fetched.valid.eq(r.valid & r.ready & r.payload.last),
+            self.fetched.channel.eq(channel),
+            self.fetched.err.eq(err | r.payload.err),
+            self.fetched.desc.eq(shifted[:min(len(shifted), FETCH_BYTES * 8)]),
         ]
 
     def _writer(self, m):

@@ -68,13 +68,14 @@ class ReadPortArbiter(wiring.Component):
     """Shares one read port between ``ports`` clients.
 
     The last port (the data mover) goes straight through, so a copy's first read request
-    reaches the bus without an extra cycle. The other ports (the scatter-gather descriptor
-    unit is port 0) are granted at fixed priority, the lowest index first, into a register
-    refilled only from empty; a command waiting there goes out before the last port's next
-    one. The descriptor unit reads rarely, a short burst per descriptor, so it cannot starve
-    the data mover, and the descriptor that the next transfer waits for goes out first.
-    Nothing is staged while the last port's command is on ``out.cmd`` and not taken: a
-    command never changes while it waits.
+    reaches the bus without an extra cycle; so does a command of the other ports (the
+    scatter-gather descriptor unit is port 0: they are taken at fixed priority, the lowest
+    index first) when the last port is idle. Otherwise theirs waits in a register, and goes
+    out before the last port's next command. The descriptor unit reads rarely, a short
+    burst per descriptor, so it cannot starve the data mover, and the descriptor that the
+    next transfer waits for goes out first. A command on ``out.cmd`` never changes while it
+    waits: nothing is staged behind a command of the last port, and a command of the others
+    shown at once and not taken is staged, so it stays.
 
     Responses come back in command order (one AXI ID; Wishbone answers in order), so a FIFO
     of tags, pushed as commands leave, routes the beats on ``out.r`` to the port whose
@@ -132,21 +133,43 @@ class ReadPortArbiter(wiring.Component):
         # Tags are needed the cycle after their command leaves: a first-word-through FIFO.
         m.submodules.tags = tags = SyncFIFO(width=len(Signal(range(self._ports))),
                                             depth=self._outstanding + 1)
-        *staged_ports, through = [port.cmd for port in ins]
+        *others, through = [port.cmd for port in ins]
         cmd = self.out.cmd
-        staged = stream.Signature(cmd.payload.shape()).create()
+        go = cmd.ready & tags.w_rdy
+
+        # The other ports, at fixed priority: the winner's command, and its tag.
+        winner = Signal(range(self._ports))
+        chosen = Signal.like(cmd.payload)
+        for index in reversed(range(len(others))):    # assigned last, the lowest index wins
+            with m.If(others[index].valid):
+                m.d.comb += [winner.eq(index), chosen.eq(others[index].payload)]
+        requested = Cat(port.valid for port in others).any()
+
+        # Staged: a command of theirs that waits in a register (no reset on the payload:
+        # reset and enable together cost a LUT per flip-flop).
+        staged_valid = Signal()
+        staged = Signal.like(cmd.payload, reset_less=True)
         staged_tag = Signal(range(self._ports), reset_less=True)
-        waiting = through.valid & tags.w_rdy & ~cmd.ready    # `through` is shown, not taken
-        take, tag = _grant(m, staged_ports, staged, room=~waiting)
-        with m.If(take):
-            m.d.sync += staged_tag.eq(tag)
+        # With nothing staged and `through` idle, their winner is shown at once; not taken,
+        # it is staged, so it stays on `out.cmd` whatever `through` does next. Nothing is
+        # staged while `through` is shown and not taken.
+        direct = ~staged_valid & ~through.valid & requested
+        stage = ~staged_valid & requested & ~(direct & go) & ~(through.valid & ~go)
+        for index, port in enumerate(others):
+            m.d.comb += port.ready.eq((winner == index) & ((direct & go) | stage))
+        with m.If(stage):
+            m.d.sync += [staged_valid.eq(1), staged.eq(chosen), staged_tag.eq(winner)]
+        with m.Elif(staged_valid & go):
+            m.d.sync += staged_valid.eq(0)
+
         m.d.comb += [
-            cmd.valid.eq((staged.valid | through.valid) & tags.w_rdy),
-            cmd.payload.eq(Mux(staged.valid, staged.payload, through.payload)),
-            staged.ready.eq(cmd.ready & tags.w_rdy),
-            through.ready.eq(cmd.ready & tags.w_rdy & ~staged.valid),
+            cmd.valid.eq((staged_valid | through.valid | requested) & tags.w_rdy),
+            cmd.payload.eq(Mux(staged_valid, staged, Mux(through.valid, through.payload,
+                                                         chosen))),
+            through.ready.eq(go & ~staged_valid),
             tags.w_en.eq(cmd.valid & cmd.ready),
-            tags.w_data.eq(Mux(staged.valid, staged_tag, self._ports - 1)),
+            tags.w_data.eq(Mux(staged_valid, staged_tag,
+                               Mux(through.valid, self._ports - 1, winner))),
         ]
 
         r = self.out.r
