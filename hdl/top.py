@@ -131,8 +131,7 @@ class DMAController(wiring.Component):
         """The unit's events, to the channel they belong to."""
         m.d.comb += [
             channel.fetched_valid.eq(unit.fetched.valid & (unit.fetched.channel == n)),
-            channel.fetched_err.eq(unit.fetched.err),
-            channel.fetched.eq(unit.fetched.desc),
+            channel.fetched.eq(unit.fetched.beat),
             channel.written_valid.eq(unit.written.valid & (unit.written.channel == n)),
             channel.written_err.eq(unit.written.err),
         ]

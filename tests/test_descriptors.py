@@ -64,14 +64,14 @@ def _memory_slave(dut, memory, *, data_width, rng, errors, state):
 
 
 @pytest.mark.parametrize("data_width", [32, 64, 128])
-def test_fetch_returns_descriptor_bytes(data_width):
+def test_fetch_broadcasts_the_descriptor_beats(data_width):
     rng = random.Random(data_width)
     dut = DescriptorUnit(addr_width=32, data_width=data_width, channels=3)
+    beat_bytes = data_width // 8
     memory = {a: rng.getrandbits(8) for a in range(0x1000)}
     state = {"done": False}
     slave, _ = _memory_slave(dut, memory, data_width=data_width, rng=rng,
-                             errors={0x300 + 8 // (data_width // 8) * (data_width // 8)},
-                             state=state)
+                             errors={0x300 + 8 // beat_bytes * beat_bytes}, state=state)
     got = []
 
     async def bench(ctx):
@@ -81,19 +81,27 @@ def test_fetch_returns_descriptor_bytes(data_width):
             ctx.set(dut.fetch.payload.addr, addr)
             await ctx.tick().until(dut.fetch.ready)
             ctx.set(dut.fetch.valid, 0)
-            ch, err, raw = await ctx.tick().sample(
-                dut.fetched.channel, dut.fetched.err, dut.fetched.desc.as_value()).until(dut.fetched.valid)
-            got.append((addr, ch, err, raw))
+            beats = []
+            while not beats or not beats[-1][4]:
+                *_, valid, ch, index, value, err, last = await ctx.tick().sample(
+                    dut.fetched.valid, dut.fetched.channel, dut.fetched.beat.index,
+                    dut.fetched.beat.data, dut.fetched.beat.err, dut.fetched.beat.last)
+                if valid:
+                    beats.append((ch, index, value, err, last))
+            got.append((addr, beats))
         state["done"] = True
 
     simulate(dut, bench, slave, deadline_cycles=2000)
-    assert [(a, c, e) for a, c, e, _ in got] == [(0x40, 0, 0), (0x200, 2, 0), (0x300, 1, 1),
-                                                 (0xFC0, 1, 0)]
-    for addr, _, err, raw in got:
-        if not err:
-            # NEXT to STATUS as in memory; BYTES (hardware's own output) not fetched.
-            expected = bytes(memory[addr + k] for k in range(FETCH_BYTES)) + bytes(4)
-            assert raw.to_bytes(FETCH_BYTES + 4, "little") == expected
+    channels = [0, 2, 1, 1]
+    for (addr, beats), channel in zip(got, channels):
+        # The beats from NEXT to STATUS, in order, for the channel that asked; errors flagged.
+        assert [b[1] for b in beats] == list(range(-(-FETCH_BYTES // beat_bytes)))
+        assert {b[0] for b in beats} == {channel}
+        for ch, index, value, err, last in beats:
+            word = addr + index * beat_bytes
+            assert err == (addr == 0x300 and word == 0x300 + 8 // beat_bytes * beat_bytes)
+            expected = bytes(memory[word + k] for k in range(beat_bytes))
+            assert value.to_bytes(beat_bytes, "little") == expected
 
 
 @pytest.mark.parametrize("data_width", [32, 64, 128])

@@ -1,26 +1,20 @@
 """One channel: register mode and scatter-gather control, completion, errors and interrupts
 (ABI §2.2, §3)."""
 
-from amaranth.hdl import Cat, Elaboratable, Module, Mux, ResetInserter, Signal, unsigned
+from amaranth.hdl import Cat, Elaboratable, Module, Signal, unsigned
 from amaranth.lib import data, stream
-from amaranth.lib.fifo import SyncFIFO
 
-from ..descriptor import DESCRIPTOR_SIZE, Descriptor, Writeback
+from ..descriptor import Writeback
 from ..registers import XFER_FIELDS, ErrorCode
+from .chain import ChainWalker
+from .descriptors import FetchBeat
 from .planner import BurstPlanner
 
 
-__all__ = ["Channel", "COMPLETIONS"]
+__all__ = ["Channel"]
 
 # Addressing modes of XFER / descriptor CTRL.
 MODE_FIXED = 1
-
-#: Descriptors of one channel moving data or waiting for their write-back: enough to keep
-#: the bus busy with chains of small descriptors while earlier ones complete.
-COMPLETIONS = 4
-#: Address bits of the descriptors in flight compared with a fetched one's (see
-#: _ChainWalker): 8 tell apart descriptors within 16 KiB.
-STALE_TAG_BITS = 8
 
 
 class Channel(Elaboratable):
@@ -63,8 +57,8 @@ class Channel(Elaboratable):
     irq : Signal, out
     fetch : stream of {addr}, out (scatter-gather builds)
         Fetch the descriptor at ``addr``.
-    fetched_valid, fetched_err, fetched : in
-        Our fetch finished: the descriptor, or a bus error.
+    fetched_valid, fetched : in
+        A beat of our fetch.
     writeback : stream of {addr, words}, out
         Write ``words`` back to the descriptor at ``addr``.
     written_valid, written_err : in
@@ -88,8 +82,7 @@ class Channel(Elaboratable):
             aw = config.addr_width
             self.fetch = stream.Signature(data.StructLayout({"addr": unsigned(aw)})).create()
             self.fetched_valid = Signal()
-            self.fetched_err = Signal()
-            self.fetched = Signal(Descriptor)
+            self.fetched = Signal(FetchBeat(config.data_width))
             self.writeback = stream.Signature(data.StructLayout({
                 "addr": unsigned(aw), "words": Writeback})).create()
             self.written_valid = Signal()
@@ -218,8 +211,8 @@ class Channel(Elaboratable):
                 with m.Elif(regs["CTRL", "ABORT"]):
                     m.d.sync += status["ERR_CODE"].eq(ErrorCode.ABORTED)
 
-        sg = _ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
-                          drained=drained) if cfg.sg else None
+        sg = ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
+                         drained=drained) if cfg.sg else None
 
         with m.FSM():
             with m.State("IDLE"):
@@ -269,217 +262,6 @@ class Channel(Elaboratable):
                     sg.run(m, completed=completed, raise_done=raise_done, finish=finish,
                            halt_on_error=halt_on_error, status=status, err_addr=err_addr)
         return m
-
-
-class _ChainWalker:
-    """The scatter-gather side of a channel: fetch, prefetch, dispatch and write-back.
-
-    Its logic goes into the channel's module: :meth:`begin` runs in the channel's IDLE
-    state on START, :meth:`run` in its SG state, the rest always.
-    """
-
-    def __init__(self, channel, m, *, bad, halting, stop_pending, drained):
-        cfg, regs = channel._config, channel._regs
-        self._channel, self._regs, self._planner = channel, regs, channel.planner
-        self._bad, self._halting, self._stop_pending = bad, halting, stop_pending
-        aw = cfg.addr_width
-
-        # -- Fetching: one request at a time; `fetching` until its event comes back.
-        self._fetching = fetching = Signal()
-        self._fetch_addr = fetch_addr = Signal(aw, reset_less=True)
-        fetch = channel.fetch
-        m.d.comb += fetch.payload.addr.eq(fetch_addr)
-        with m.If(fetch.ready):
-            m.d.sync += fetch.valid.eq(0)
-        with m.If(channel.fetched_valid):
-            m.d.sync += fetching.eq(0)
-
-        # -- The prefetched descriptor, judged on arrival for what the registers cannot tell.
-        self._next = nxt = Signal(Descriptor, reset_less=True)
-        self._next_addr = next_addr = Signal(aw, reset_less=True)
-        self._next_valid = next_valid = Signal()
-        self._next_err = next_err = Signal(ErrorCode, reset_less=True)
-        desc = channel.fetched
-        follows = ~desc.ctrl.last
-        refused = follows & (desc.next[:6] != 0)     # NEXT must be 64-byte aligned
-        if aw < 64:
-            # Address bits the bus cannot carry are refused, never dropped.
-            refused |= (desc.src[aw:] != 0) | (desc.dst[aw:] != 0) | \
-                       (follows & (desc.next[aw:] != 0))
-        # A ring shorter than the descriptors in flight comes round to one not yet written
-        # back: what was fetched is stale. Fetch it again once those in flight are done.
-        self._stale = stale = Signal()
-        self._refetch = refetch = Signal()
-        with m.If(channel.fetched_valid & stale & ~channel.fetched_err):
-            m.d.sync += refetch.eq(1)
-        with m.Elif(channel.fetched_valid):
-            m.d.sync += [nxt.eq(desc), next_addr.eq(fetch_addr), next_valid.eq(1)]
-            with m.If(channel.fetched_err):
-                m.d.sync += next_err.eq(ErrorCode.DESC_READ_ERROR)
-            with m.Elif(desc.status.done):
-                m.d.sync += next_err.eq(ErrorCode.NOT_OWNED)
-            with m.Elif(refused):
-                m.d.sync += next_err.eq(ErrorCode.BAD_DESCRIPTOR)
-            with m.Else():
-                m.d.sync += next_err.eq(ErrorCode.NONE)
-
-        # -- Descriptors dispatched and not yet written back, oldest first; `ended` of them
-        # have had their final burst retire, so their writes are all acknowledged. Their
-        # addresses are also kept in registers, to tell a stale fetch: some of their bits
-        # only, enough to tell nearby descriptors apart. Two that share them make a fetch
-        # look stale when it is not, which costs a fetch again, never a wrong descriptor.
-        self._entry = entry = data.StructLayout({
-            "addr": unsigned(aw), "bytes": unsigned(32), "irq": unsigned(1),
-            "last": unsigned(1)})
-        self._clear = clear = Signal()
-        m.submodules.completions = queue = ResetInserter(clear)(
-            SyncFIFO(width=entry.size, depth=COMPLETIONS))
-        self._queue = queue
-        self._ended = ended = Signal(range(COMPLETIONS + 1))
-        self._popped = popped = Signal()
-        # Once halting, descriptors ending are not complete (their data may have been dropped):
-        # only those that ended before are still written back.
-        clean_end = channel.retire_valid & channel.retire_end & ~halting & ~channel.fault_valid
-        m.d.sync += ended.eq(ended + clean_end - popped)
-        self.head_addr = entry(queue.r_data).addr
-        tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
-        in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
-                     for i in range(COMPLETIONS)]
-        held = Signal(COMPLETIONS)           # which of them are in the queue
-        tail = Signal(range(COMPLETIONS))
-        head = Signal(range(COMPLETIONS))
-        with m.If(queue.w_en):
-            m.d.sync += tail.eq(tail + 1)
-            for i, reg in enumerate(in_flight):
-                with m.If(tail == i):
-                    m.d.sync += reg.eq(entry(queue.w_data).addr[tag])
-        with m.If(queue.r_en):
-            m.d.sync += head.eq(head + 1)
-        m.d.sync += held.eq((held | Mux(queue.w_en, 1 << tail, 0)) &
-                            ~Mux(queue.r_en, 1 << head, 0))
-        with m.If(clear):
-            m.d.sync += [held.eq(0), tail.eq(0), head.eq(0)]
-        # Registered (the compares stay off the path of the fetched event): one cycle old,
-        # it is never behind on a push, which comes long before the fetch returns; behind
-        # on a pop, it costs one more fetch.
-        m.d.sync += stale.eq(Cat(held[i] & (reg == fetch_addr[tag])
-                                 for i, reg in enumerate(in_flight)).any())
-        self._wb_busy = Signal()             # a write-back asked for or under way
-        self.write_failed = channel.written_valid & channel.written_err
-
-        # A descriptor that cannot run halts the channel once the ones before it completed.
-        self._desc_fault = Signal(ErrorCode)
-        self._desc_fault_addr = Signal(aw, reset_less=True)
-        # Nothing of the run left anywhere: no burst, no fetch, no write-back.
-        self._quiet = drained & ~fetching & ~self._wb_busy
-
-    def _request_fetch(self, m, addr):
-        m.d.sync += [self._channel.fetch.valid.eq(1), self._fetch_addr.eq(addr),
-                     self._fetching.eq(1)]
-
-    def begin(self, m, fail_now):
-        """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
-        first = self._channel._address("DESC_LO", "DESC_HI")
-        with m.If(first[:6] != 0):
-            fail_now(ErrorCode.BAD_DESCRIPTOR, first)
-        with m.Else():
-            self._request_fetch(m, first)
-            m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
-                         self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
-                         self._desc_fault.eq(ErrorCode.NONE)]
-            m.d.comb += self._clear.eq(1)
-            m.next = "SG"
-
-    def run(self, m, *, completed, raise_done, finish, halt_on_error, status, err_addr):
-        channel, regs, planner = self._channel, self._regs, self._planner
-        queue, head = self._queue, self._entry(self._queue.r_data)
-        nxt, desc_fault = self._next, self._desc_fault
-        halting = self._halting
-
-        # --- Dispatch: load the next descriptor into the transfer registers, let the checks
-        # and the planner see them a cycle later (as after a register write), then plan it.
-        step = Signal(range(3))
-        load = (self._next_valid & planner.idle & queue.w_rdy & (step == 0) &
-                ~self._stop_pending & ~halting & (desc_fault == ErrorCode.NONE))
-        with m.If(load):
-            m.d.sync += self._next_valid.eq(0)
-            with m.If(self._next_err != ErrorCode.NONE):
-                m.d.sync += [desc_fault.eq(self._next_err),
-                             self._desc_fault_addr.eq(self._next_addr)]
-            with m.Else():
-                m.d.sync += step.eq(1)
-                with m.If(~nxt.ctrl.last):
-                    self._request_fetch(m, nxt.next)        # prefetch, never past LAST
-        # Loaded only in that cycle: the register of a field loads over software writes.
-        real_load = load & (self._next_err == ErrorCode.NONE)
-        ch = self._channel
-        values = {("LEN", "VALUE"): nxt.len}
-        for lo, hi, value in (("SRC_LO", "SRC_HI", nxt.src), ("DST_LO", "DST_HI", nxt.dst),
-                              ("DESC_LO", "DESC_HI", self._next_addr)):
-            values[lo, "VALUE"], values[hi, "VALUE"] = value[:32], value[32:64]
-        for f in XFER_FIELDS:
-            values["XFER", f.name] = getattr(nxt.ctrl, f.name.lower())
-        for key in ch._loaded:
-            enable, load_value = regs.load_of(*key)
-            m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
-
-        current = ch._address("DESC_LO", "DESC_HI")
-        with m.If(step == 1):
-            m.d.sync += step.eq(2)
-        with m.If(step == 2):
-            m.d.sync += step.eq(0)
-            with m.If(self._bad):
-                m.d.sync += [desc_fault.eq(ErrorCode.BAD_DESCRIPTOR),
-                             self._desc_fault_addr.eq(current)]
-            with m.Elif(~halting):
-                pushed = self._entry(queue.w_data)
-                m.d.comb += [
-                    planner.go.eq(1), queue.w_en.eq(1),
-                    pushed.addr.eq(current), pushed.bytes.eq(regs["LEN", "VALUE"]),
-                    pushed.irq.eq(regs["XFER", "IRQ"]), pushed.last.eq(regs["XFER", "LAST"]),
-                ]
-
-        # A stale fetch is made again once every descriptor in flight is written back.
-        with m.If(self._refetch & ~queue.r_rdy & ~halting):
-            m.d.sync += self._refetch.eq(0)
-            self._request_fetch(m, self._fetch_addr)
-
-        # --- Write-back, in order, of each descriptor whose writes are all acknowledged.
-        wb = channel.writeback
-        with m.If(wb.ready):
-            m.d.sync += wb.valid.eq(0)
-        with m.If((self._ended != 0) & ~self._wb_busy):
-            m.d.sync += [wb.valid.eq(1), self._wb_busy.eq(1), wb.payload.addr.eq(head.addr),
-                         wb.payload.words.status.done.eq(1),
-                         wb.payload.words.bytes.eq(head.bytes)]
-        with m.If(channel.written_valid):
-            m.d.sync += self._wb_busy.eq(0)
-            with m.If(channel.written_err):
-                # None after it is written back: completions stay in order.
-                m.d.sync += self._ended.eq(0)
-            with m.Else():
-                # Now the descriptor is complete, as the driver will see it.
-                m.d.comb += [self._popped.eq(1), queue.r_en.eq(1), raise_done.eq(head.irq)]
-                m.d.sync += completed.eq(completed + 1)
-                with m.If(head.last & ~halting):
-                    finish()
-                    m.next = "IDLE"
-
-        # --- Halting: after an error or ABORT once nothing is left in flight and the
-        # descriptors complete before it are written back; after STOP or a descriptor that
-        # cannot run once every descriptor dispatched is complete.
-        settled = self._quiet & (step == 0) & ~queue.r_rdy
-        with m.If(halting & self._quiet & (self._ended == 0)):
-            halt_on_error()
-            m.d.comb += self._clear.eq(1)
-            m.next = "IDLE"
-        with m.Elif(settled & (desc_fault != ErrorCode.NONE)):
-            halt_on_error()
-            m.d.sync += [status["ERR_CODE"].eq(desc_fault), err_addr.eq(self._desc_fault_addr)]
-            m.next = "IDLE"
-        with m.Elif(settled & self._stop_pending):
-            finish()
-            m.next = "IDLE"
 
 
 class _Coalescer(Elaboratable):

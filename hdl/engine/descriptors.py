@@ -1,6 +1,6 @@
 """The scatter-gather descriptor unit: fetches descriptors and writes completions back."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,7 +8,7 @@ from ..descriptor import WRITEBACK_BYTES, WRITEBACK_OFFSET, Descriptor, Writebac
 from ..memport import ReadPortSignature, WritePortSignature
 
 
-__all__ = ["FETCH_BYTES", "FetchRequest", "FetchEvent", "WritebackRequest", "WritebackEvent",
+__all__ = ["FETCH_BYTES", "FetchRequest", "FetchBeat", "FetchEvent", "WritebackRequest", "WritebackEvent",
            "DescriptorUnit"]
 
 _WRITEBACK_BITS = WRITEBACK_BYTES * 8
@@ -25,11 +25,18 @@ def FetchRequest(addr_width, channels):
     return data.StructLayout({"channel": _channel_shape(channels), "addr": unsigned(addr_width)})
 
 
-def FetchEvent(channels):
-    """A fetch finished: the descriptor (its BYTES not fetched: 0), or ``err`` (a bus
-    error)."""
+def FetchBeat(data_width):
+    """One beat of a fetch: ``index`` counts the beats from the descriptor's first byte;
+    ``err`` is the bus's answer to it; ``last`` ends the fetch."""
+    beats = -(-FETCH_BYTES * 8 // data_width)
+    return data.StructLayout({"index": range(beats), "data": unsigned(data_width),
+                              "err": unsigned(1), "last": unsigned(1)})
+
+
+def FetchEvent(data_width, channels):
+    """A beat of a fetch, broadcast to the channels."""
     return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
-                              "err": unsigned(1), "desc": Descriptor})
+                              "beat": FetchBeat(data_width)})
 
 
 def WritebackRequest(addr_width, channels):
@@ -50,11 +57,13 @@ class DescriptorUnit(wiring.Component):
     A fetch is one read burst over bytes 0x00-0x23, NEXT to STATUS (whole beats: on wider
     buses up to 0x27, or 0x2F on a 128-bit one, whose extra bytes are ignored). A write-back
     is one 8-byte write at 0x20: two beats on a 32-bit bus, one beat with byte enables on
-    wider ones. Both finish with an event broadcast to the channels, which only ask for a
-    fetch when they have room for the result, so the events need no handshake.
+    wider ones. The beats of a fetch, and the end of a write-back, are events broadcast to
+    the channels, which only ask when they can take the answer, so the events need no
+    handshake. A channel keeps the fields of a descriptor it needs as their beats pass:
+    nothing here holds a whole descriptor.
 
-    A fetch request goes straight out as the read command, and the fetched event comes
-    with the last beat: the descriptor that starts a chain costs no cycle here.
+    A fetch request goes straight out as the read command, and its beats go out as they
+    come: the descriptor that starts a chain costs no cycle here.
 
     Parameters
     ----------
@@ -64,6 +73,7 @@ class DescriptorUnit(wiring.Component):
     -------
     fetch : In(stream of FetchRequest)
     fetched : Out(FetchEvent)
+        The beats of the fetch under way.
     writeback : In(stream of WritebackRequest)
     written : Out(WritebackEvent)
     read, write : neutral memory ports, to share the bus with the data mover
@@ -75,7 +85,7 @@ class DescriptorUnit(wiring.Component):
         self._read_beats = -(-FETCH_BYTES * 8 // data_width)
         super().__init__({
             "fetch": In(stream.Signature(FetchRequest(addr_width, channels))),
-            "fetched": Out(FetchEvent(channels)),
+            "fetched": Out(FetchEvent(data_width, channels)),
             "writeback": In(stream.Signature(WritebackRequest(addr_width, channels))),
             "written": Out(WritebackEvent(channels)),
             "read": Out(ReadPortSignature(addr_width=addr_width, data_width=data_width)),
@@ -89,13 +99,10 @@ class DescriptorUnit(wiring.Component):
         return m
 
     def _fetcher(self, m):
-        dw = self._data_width
         cmd, r = self.read.cmd, self.read.r
         busy = Signal()
         channel = Signal.like(self.fetch.payload.channel, reset_less=True)
-        # Beats shift in from the top, so after the last one the first beat is at bit 0.
-        received = Signal(self._read_beats * dw, reset_less=True)
-        err = Signal(reset_less=True)
+        index = Signal(range(self._read_beats))
         request = self.fetch
         m.d.comb += [
             cmd.valid.eq(request.valid & ~busy),
@@ -104,17 +111,16 @@ class DescriptorUnit(wiring.Component):
             r.ready.eq(busy),
         ]
         with m.If(request.valid & request.ready):
-            m.d.sync += [busy.eq(1), err.eq(0), channel.eq(request.payload.channel)]
-        shifted = Cat(received[dw:], r.payload.data)
+            m.d.sync += [busy.eq(1), index.eq(0), channel.eq(request.payload.channel)]
         with m.If(r.valid & r.ready):
-            m.d.sync += [received.eq(shifted), err.eq(err | r.payload.err)]
+            m.d.sync += index.eq(index + 1)
             with m.If(r.payload.last):
                 m.d.sync += busy.eq(0)
+        beat = self.fetched.beat
         m.d.comb += [
-            self.fetched.valid.eq(r.valid & r.ready & r.payload.last),
-            self.fetched.channel.eq(channel),
-            self.fetched.err.eq(err | r.payload.err),
-            self.fetched.desc.eq(shifted[:min(len(shifted), FETCH_BYTES * 8)]),
+            self.fetched.valid.eq(r.valid & r.ready), self.fetched.channel.eq(channel),
+            beat.index.eq(index), beat.data.eq(r.payload.data), beat.err.eq(r.payload.err),
+            beat.last.eq(r.payload.last),
         ]
 
     def _writer(self, m):
