@@ -8,8 +8,9 @@ descriptor size):
 - ``HAULER_SG_RESULT``: where to write the JSON result.
 
 Each chain's data and write-backs are checked against the model before anything is
-reported. The ceiling is the read channel's: every descriptor costs its data beats plus the
-beats of its fetch there (the write side carries only the 8-byte write-back).
+reported. On AXI4 the ceiling is the read channel's: every descriptor costs its data beats
+plus the beats of its fetch there (the write side carries only the 8-byte write-back). On
+Wishbone one bus carries it all: data read and written, fetch and write-back.
 """
 
 import json
@@ -18,7 +19,7 @@ import os
 import cocotb
 from cocotb.triggers import RisingEdge
 
-from hauler.descriptor import DESCRIPTOR_SIZE
+from hauler.descriptor import DESCRIPTOR_SIZE, WRITEBACK_BYTES
 from hauler.engine.descriptors import FETCH_BYTES
 from hauler.sim.descriptors import Descriptor, write_chain
 from hauler.sim.harness import Harness, MEMORY_SIZE
@@ -38,6 +39,7 @@ async def chains(dut):
     cfg, drv, d = h.config, h.driver, h.dut
     beat = cfg.beat_bytes
     fetch_beats = -(-FETCH_BYTES // beat)
+    writeback_beats = -(-WRITEBACK_BYTES // beat)
     results = []
     for size in sizes:
         count = total // size
@@ -80,9 +82,11 @@ async def chains(dut):
         await drv.write("IRQ_STATUS", 0b111, 0)
         cycles = end - start
         data_beats = count * size // beat
-        ceiling = data_beats / (data_beats + count * fetch_beats)
-        if cfg.master == "wishbone":
-            ceiling /= 2        # one bus for both directions
+        if cfg.master == "axi4":
+            ceiling = data_beats / (data_beats + count * fetch_beats)
+        else:
+            # One bus: data read and written, each descriptor fetched and written back.
+            ceiling = data_beats / (2 * data_beats + count * (fetch_beats + writeback_beats))
         results.append({
             "config": cfg.key(), "descriptor_bytes": size, "descriptors": count,
             "cycles": cycles, "beats_per_cycle": data_beats / cycles, "ceiling": ceiling,
