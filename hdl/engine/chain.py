@@ -127,7 +127,12 @@ class ChainWalker:
         # only those that ended before are still written back.
         clean_end = channel.retire_valid & channel.retire_end & ~halting & ~channel.fault_valid
         m.d.sync += ended.eq(ended + clean_end - popped)
-        self.head_addr = entry(queue.r_data).addr
+        head = entry(queue.r_data)
+        self.head_addr = head.addr
+        # The write-back asked for is the oldest descriptor's, which stays put until then.
+        wb = channel.writeback.payload
+        m.d.comb += [wb.addr.eq(head.addr), wb.words.status.done.eq(1),
+                     wb.words.bytes.eq(head.bytes)]
         tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
         in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
                      for i in range(COMPLETIONS)]
@@ -235,9 +240,7 @@ class ChainWalker:
         with m.If(wb.ready):
             m.d.sync += wb.valid.eq(0)
         with m.If((self._ended != 0) & ~self._wb_busy):
-            m.d.sync += [wb.valid.eq(1), self._wb_busy.eq(1), wb.payload.addr.eq(head.addr),
-                         wb.payload.words.status.done.eq(1),
-                         wb.payload.words.bytes.eq(head.bytes)]
+            m.d.sync += [wb.valid.eq(1), self._wb_busy.eq(1)]
         with m.If(channel.written_valid):
             m.d.sync += self._wb_busy.eq(0)
             with m.If(channel.written_err):

@@ -124,38 +124,40 @@ class DescriptorUnit(wiring.Component):
         ]
 
     def _writer(self, m):
+        # The request stays on `writeback` (taken only with its response): its address and
+        # words are read from there, not copied.
         dw = self._data_width
         cmd, w, b = self.write.cmd, self.write.w, self.write.b
+        request = self.writeback
         beats = max(1, _WRITEBACK_BITS // dw)
-        busy = Signal()
-        channel = Signal.like(self.writeback.payload.channel, reset_less=True)
-        addr = Signal(self._addr_width, reset_less=True)
-        # STATUS then BYTES, shifted out from the bottom one beat at a time.
-        words = Signal(_WRITEBACK_BITS, reset_less=True)
-        left = Signal(range(beats + 1))
+        announced = Signal()
+        sent = Signal(range(beats + 1))      # beats of the write sent
+        words = request.payload.words.as_value()
         m.d.comb += [
-            self.writeback.ready.eq(~busy),
-            cmd.payload.addr.eq(addr), cmd.payload.beats.eq(beats),
-            w.valid.eq(left != 0),
-            w.payload.last.eq(left == 1),
-            b.ready.eq(busy & (left == 0)),
+            cmd.valid.eq(request.valid & ~announced),
+            # A descriptor is 64-byte aligned: the offset is ORed in, no adder.
+            cmd.payload.addr.eq(request.payload.addr | WRITEBACK_OFFSET),
+            cmd.payload.beats.eq(beats),
+            w.valid.eq(request.valid & (sent != beats)),
+            w.payload.last.eq(sent == beats - 1),
+            b.ready.eq(request.valid & (sent == beats)),
+            request.ready.eq(b.valid & b.ready),
         ]
         if dw <= _WRITEBACK_BITS:
-            m.d.comb += [w.payload.data.eq(words[:dw]), w.payload.strb.eq(-1)]
+            # STATUS, then BYTES.
+            m.d.comb += [w.payload.data.eq(words.word_select(sent[:max(1, beats - 1).bit_length()], dw)),
+                         w.payload.strb.eq(-1)]
         else:
             # 0x20 is the first half of a 16-byte-aligned beat: enable its low 8 bytes only.
             m.d.comb += [w.payload.data.eq(words),
                          w.payload.strb.eq(Const((1 << (_WRITEBACK_BITS // 8)) - 1,
                                                  dw // 8))]
-        with m.If(self.writeback.valid & self.writeback.ready):
-            p = self.writeback.payload
-            m.d.sync += [busy.eq(1), cmd.valid.eq(1), left.eq(beats), channel.eq(p.channel),
-                         addr.eq(p.addr + WRITEBACK_OFFSET), words.eq(p.words)]
         with m.If(cmd.valid & cmd.ready):
-            m.d.sync += cmd.valid.eq(0)
+            m.d.sync += announced.eq(1)
         with m.If(w.valid & w.ready):
-            m.d.sync += [left.eq(left - 1), words.eq(words >> dw)]
-        m.d.sync += [self.written.valid.eq(b.valid & b.ready),
-                     self.written.err.eq(b.payload.err), self.written.channel.eq(channel)]
+            m.d.sync += sent.eq(sent + 1)
         with m.If(b.valid & b.ready):
-            m.d.sync += busy.eq(0)
+            m.d.sync += [announced.eq(0), sent.eq(0)]
+        m.d.sync += [self.written.valid.eq(b.valid & b.ready),
+                     self.written.err.eq(b.payload.err),
+                     self.written.channel.eq(request.payload.channel)]

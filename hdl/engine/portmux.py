@@ -67,15 +67,13 @@ def _route_back(m, head, head_valid, down, ups):
 class ReadPortArbiter(wiring.Component):
     """Shares one read port between ``ports`` clients.
 
-    The last port (the data mover) goes straight through, so a copy's first read request
-    reaches the bus without an extra cycle; so does a command of the other ports (the
-    scatter-gather descriptor unit is port 0: they are taken at fixed priority, the lowest
-    index first) when the last port is idle. Otherwise theirs waits in a register, and goes
-    out before the last port's next command. The descriptor unit reads rarely, a short
-    burst per descriptor, so it cannot starve the data mover, and the descriptor that the
-    next transfer waits for goes out first. A command on ``out.cmd`` never changes while it
-    waits: nothing is staged behind a command of the last port, and a command of the others
-    shown at once and not taken is staged, so it stays.
+    Commands go straight through, with no register: a copy's first read request reaches
+    the bus without an extra cycle. The other ports (the scatter-gather descriptor unit is
+    port 0) go before the last one (the data mover), the lowest index first. The descriptor
+    unit reads rarely, a short burst per descriptor, so it cannot starve the data mover, and
+    the descriptor that the next transfer waits for goes out first. A command on
+    ``out.cmd`` that is not taken stays there until it is, whatever the other ports ask:
+    its port holds it (stream rules), and the arbiter remembers which it showed.
 
     Responses come back in command order (one AXI ID; Wishbone answers in order), so a FIFO
     of tags, pushed as commands leave, routes the beats on ``out.r`` to the port whose
@@ -137,40 +135,35 @@ class ReadPortArbiter(wiring.Component):
         cmd = self.out.cmd
         go = cmd.ready & tags.w_rdy
 
-        # The other ports, at fixed priority: the winner's command, and its tag.
+        # The other ports, at fixed priority: the winner.
         winner = Signal(range(self._ports))
-        chosen = Signal.like(cmd.payload)
         for index in reversed(range(len(others))):    # assigned last, the lowest index wins
             with m.If(others[index].valid):
-                m.d.comb += [winner.eq(index), chosen.eq(others[index].payload)]
+                m.d.comb += winner.eq(index)
         requested = Cat(port.valid for port in others).any()
 
-        # Staged: a command of theirs that waits in a register (no reset on the payload:
-        # reset and enable together cost a LUT per flip-flop).
-        staged_valid = Signal()
-        staged = Signal.like(cmd.payload, reset_less=True)
-        staged_tag = Signal(range(self._ports), reset_less=True)
-        # With nothing staged and `through` idle, their winner is shown at once; not taken,
-        # it is staged, so it stays on `out.cmd` whatever `through` does next. Nothing is
-        # staged while `through` is shown and not taken.
-        direct = ~staged_valid & ~through.valid & requested
-        stage = ~staged_valid & requested & ~(direct & go) & ~(through.valid & ~go)
-        for index, port in enumerate(others):
-            m.d.comb += port.ready.eq((winner == index) & ((direct & go) | stage))
-        with m.If(stage):
-            m.d.sync += [staged_valid.eq(1), staged.eq(chosen), staged_tag.eq(winner)]
-        with m.Elif(staged_valid & go):
-            m.d.sync += staged_valid.eq(0)
-
-        m.d.comb += [
-            cmd.valid.eq((staged_valid | through.valid | requested) & tags.w_rdy),
-            cmd.payload.eq(Mux(staged_valid, staged, Mux(through.valid, through.payload,
-                                                         chosen))),
-            through.ready.eq(go & ~staged_valid),
-            tags.w_en.eq(cmd.valid & cmd.ready),
-            tags.w_data.eq(Mux(staged_valid, staged_tag,
-                               Mux(through.valid, self._ports - 1, winner))),
-        ]
+        # A command shown and not taken stays shown (its port holds it, by the stream
+        # rules), so `out.cmd` never changes under the slave: what was shown is remembered,
+        # not the command itself.
+        held_other = Signal()
+        held_through = Signal()
+        held_winner = Signal(range(self._ports))
+        pick_other = held_other | (~held_through & requested)
+        pick = Mux(held_other, held_winner, winner)
+        m.d.comb += cmd.valid.eq((requested | through.valid) & tags.w_rdy)
+        with m.If(pick_other):
+            m.d.comb += tags.w_data.eq(pick)
+            for index, port in enumerate(others):
+                m.d.comb += port.ready.eq(go & (pick == index))
+                with m.If(pick == index):
+                    m.d.comb += cmd.payload.eq(port.payload)
+        with m.Else():
+            m.d.comb += [cmd.payload.eq(through.payload), tags.w_data.eq(self._ports - 1),
+                         through.ready.eq(go)]
+        m.d.comb += tags.w_en.eq(cmd.valid & cmd.ready)
+        m.d.sync += [held_other.eq(cmd.valid & ~cmd.ready & pick_other),
+                     held_through.eq(cmd.valid & ~cmd.ready & ~pick_other),
+                     held_winner.eq(pick)]
 
         r = self.out.r
         _route_back(m, tags.r_data, tags.r_rdy, r, [port.r for port in ins])
