@@ -7,6 +7,7 @@ whole design is placed and routed by nextpnr, whose JSON report gives the achiev
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -229,6 +230,18 @@ def _run(args, *, log, cwd):
                         f"last lines of {log}:\n{tail}")
 
 
+def _not_fitting(log, device):
+    """A ToolError saying the design does not fit ``device``, if nextpnr's log says so."""
+    text = Path(log).read_text(errors="replace")
+    if "no BELs remaining" not in text and "utilisation limit" not in text:
+        return None
+    # nextpnr lists the logic cells needed against those there are: "ICESTORM_LC: 6551/ 5280".
+    cells = re.search(r"(ICESTORM_LC|TRELLIS_COMB):\s*(\d+)/\s*(\d+)", text)
+    needed = f"{cells[2]} logic cells for {cells[3]}" if cells else "more logic than it has"
+    return ToolError(f"the design does not fit {device}: {needed}, pin wrapper included; "
+                     f"try fewer --channels or --no-sg (log: {log})")
+
+
 def synthesize(component_factory_or_config, device, *, progress=print, workdir=None,
                target_mhz=None, name=None):
     """Synthesize, place and route a core; report its own area and Fmax.
@@ -315,9 +328,13 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     cells = stat["modules"]["\\" + _CORE_MODULE]["num_cells_by_type"]
 
     step(f"placing and routing ({Path(nextpnr).name})")
-    _run([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
-          "--timing-allow-fail", "--report", "report.json"],
-         log=workdir / "nextpnr.log", cwd=workdir)
+    try:
+        _run([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
+              "--timing-allow-fail", "--report", "report.json"],
+             log=workdir / "nextpnr.log", cwd=workdir)
+    except ToolError as error:
+        raise _not_fitting(workdir / "nextpnr.log", device) or error
+
     report = json.loads((workdir / "report.json").read_text())
     # The wrapper makes `clk` the only clock; I/O paths (`<async>`) are not the core's.
     fmax = min(clock["achieved"] for clock in report["fmax"].values())

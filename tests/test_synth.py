@@ -11,7 +11,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hauler.errors import ToolError
-from hauler.synth import DEVICES, synthesize
+from hauler.synth import DEVICES, _not_fitting, synthesize
 
 
 class Standin(wiring.Component):
@@ -160,3 +160,15 @@ def test_tool_failure_quotes_log(monkeypatch, tmp_path):
     assert message.startswith(f"fake-yosys failed (exit code 3); last lines of "
                               f"{tmp_path / 'yosys.log'}:\n")
     assert "line 29" in message and "line 10" in message and "line 9\n" not in message
+
+
+def test_a_design_too_big_is_reported_as_such(tmp_path):
+    log = tmp_path / "nextpnr.log"
+    log.write_text("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    6551/   5280   124%\n"
+                   "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
+                   "'ICESTORM_LC'\n")
+    error = _not_fitting(log, "ice40-up5k")
+    assert str(error).startswith("the design does not fit ice40-up5k: 6551 logic cells for "
+                                 "5280, pin wrapper included; try fewer --channels or --no-sg")
+    log.write_text("ERROR: something else\n")
+    assert _not_fitting(log, "ice40-up5k") is None
