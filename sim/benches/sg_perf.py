@@ -72,8 +72,12 @@ async def chains(dut):
         watcher = cocotb.start_soon(watch())
         await drv.start_chain(0, addrs[0])
         start = h.monitor.csr_write_cycle
+        limit = 20 * total // beat + 10_000      # far beyond any rate worth reporting
         while not d.irq.value:
             await RisingEdge(h.clock)
+            if h.monitor.cycles - start > limit:
+                raise AssertionError(f"chain of {size}-byte descriptors did not end in "
+                                     f"{limit} cycles: {await drv.status(0)}")
         end = h.monitor.cycles
         watcher.cancel()
         status = await drv.status(0)
