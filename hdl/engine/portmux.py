@@ -64,7 +64,27 @@ def _route_back(m, head, head_valid, down, ups):
     m.d.comb += down.ready.eq(head_valid & Cat(up.ready for up in ups).bit_select(head, 1))
 
 
-class ReadPortArbiter(wiring.Component):
+class _PortArbiter(wiring.Component):
+    """What both arbiters share: their ports, and plain wiring for a single client."""
+
+    def __init__(self, signature, *, ports, outstanding):
+        _check_count("ports", ports)
+        _check_count("outstanding", outstanding)
+        self._ports = ports
+        self._outstanding = outstanding
+        members = {f"in{index}": In(signature) for index in range(ports)}
+        members["out"] = Out(signature)
+        super().__init__(members)
+
+    def _clients(self, m):
+        """The client ports, or None once a single client is wired straight through."""
+        if self._ports == 1:
+            connect(m, flipped(self.in0), flipped(self.out))
+            return None
+        return [getattr(self, f"in{index}") for index in range(self._ports)]
+
+
+class ReadPortArbiter(_PortArbiter):
     """Shares one read port between ``ports`` clients.
 
     Commands go straight through, with no register: a copy's first read request reaches
@@ -112,20 +132,13 @@ class ReadPortArbiter(wiring.Component):
     """
 
     def __init__(self, *, addr_width, data_width, ports, outstanding):
-        _check_count("ports", ports)
-        _check_count("outstanding", outstanding)
-        self._ports = ports
-        self._outstanding = outstanding
-        signature = ReadPortSignature(addr_width=addr_width, data_width=data_width)
-        members = {f"in{index}": In(signature) for index in range(ports)}
-        members["out"] = Out(signature)
-        super().__init__(members)
+        super().__init__(ReadPortSignature(addr_width=addr_width, data_width=data_width),
+                         ports=ports, outstanding=outstanding)
 
     def elaborate(self, platform):
         m = Module()
-        ins = [getattr(self, f"in{index}") for index in range(self._ports)]
-        if self._ports == 1:
-            connect(m, flipped(self.in0), flipped(self.out))
+        ins = self._clients(m)
+        if ins is None:
             return m
 
         # Tags are needed the cycle after their command leaves: a first-word-through FIFO.
@@ -171,7 +184,7 @@ class ReadPortArbiter(wiring.Component):
         return m
 
 
-class WritePortArbiter(wiring.Component):
+class WritePortArbiter(_PortArbiter):
     """Shares one write port between ``ports`` clients.
 
     Commands are granted as in :class:`ReadPortArbiter`: one at a time, the lowest index
@@ -223,20 +236,13 @@ class WritePortArbiter(wiring.Component):
     """
 
     def __init__(self, *, addr_width, data_width, ports, outstanding):
-        _check_count("ports", ports)
-        _check_count("outstanding", outstanding)
-        self._ports = ports
-        self._outstanding = outstanding
-        signature = WritePortSignature(addr_width=addr_width, data_width=data_width)
-        members = {f"in{index}": In(signature) for index in range(ports)}
-        members["out"] = Out(signature)
-        super().__init__(members)
+        super().__init__(WritePortSignature(addr_width=addr_width, data_width=data_width),
+                         ports=ports, outstanding=outstanding)
 
     def elaborate(self, platform):
         m = Module()
-        ins = [getattr(self, f"in{index}") for index in range(self._ports)]
-        if self._ports == 1:
-            connect(m, flipped(self.in0), flipped(self.out))
+        ins = self._clients(m)
+        if ins is None:
             return m
 
         tag_width = len(Signal(range(self._ports)))
