@@ -109,13 +109,14 @@ class DMAController(wiring.Component):
             wiring.connect(m, getattr(mover, kind), mux.in1)
             wiring.connect(m, mux.out, getattr(adapter, kind))
 
-        # The channels' requests, round-robin, one at a time.
+        # The channels' requests, round-robin, one at a time. Not registered: a request
+        # waits in its channel's register anyway, and goes out in the cycle it is made.
         for kind in ("fetch", "writeback"):
             layout = getattr(unit, kind).payload.shape()
             item = data.StructLayout({name: field.shape for name, field in layout
                                       if name != "channel"})
             m.submodules[f"{kind}_arbiter"] = arbiter = RoundRobinArbiter(
-                item, channels=cfg.channels, field="request")
+                item, channels=cfg.channels, field="request", registered=False)
             request = getattr(unit, kind)
             m.d.comb += [
                 request.valid.eq(arbiter.out.valid),

@@ -1,7 +1,9 @@
 """Round-robin burst arbiter (ABI §6)."""
 
+from amaranth.lib import data
+
 from amaranth_sim import simulate
-from hauler.engine.arbiter import BurstArbiter
+from hauler.engine.arbiter import BurstArbiter, RoundRobinArbiter
 
 
 def test_round_robin_and_no_loss():
@@ -48,3 +50,31 @@ def test_holds_output_under_backpressure():
         ctx.set(dut.out.ready, 0)
 
     simulate(dut, bench, deadline_cycles=50)
+
+
+def test_unregistered_goes_through_round_robin_and_holds_what_it_shows():
+    layout = data.StructLayout({"value": 8})
+    dut = RoundRobinArbiter(layout, channels=3, field="request", registered=False)
+    taken = []
+
+    async def bench(ctx):
+        for ch in range(3):
+            ctx.set(getattr(dut, f"ch{ch}").payload.value, 10 + ch)
+        ctx.set(dut.ch1.valid, 1)
+        # Offered alone: through in the same cycle.
+        assert ctx.get(dut.out.valid) and ctx.get(dut.out.payload.channel) == 1
+        await ctx.tick()
+        # Not taken; channel 0 asks too: what is shown stays.
+        ctx.set(dut.ch0.valid, 1)
+        ctx.set(dut.ch2.valid, 1)
+        assert ctx.get(dut.out.payload.channel) == 1
+        assert ctx.get(dut.out.payload.request.value) == 11 and not ctx.get(dut.ch0.ready)
+        ctx.set(dut.out.ready, 1)
+        for _ in range(6):
+            chosen = ctx.get(dut.out.payload.channel)
+            assert ctx.get(getattr(dut, f"ch{chosen}").ready)
+            taken.append(chosen)
+            await ctx.tick()
+
+    simulate(dut, bench, deadline_cycles=50)
+    assert taken == [1, 2, 0, 1, 2, 0]

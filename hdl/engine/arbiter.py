@@ -1,6 +1,6 @@
 """Round-robin arbiter between the channels' streams: bursts (ABI §6), descriptor traffic."""
 
-from amaranth.hdl import Cat, Module, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,8 +22,10 @@ def ChannelBurst(addr_width, channels):
 class RoundRobinArbiter(wiring.Component):
     """Grants one item at a time, round-robin from the channel after the last one granted.
 
-    So no active channel waits for more than one item of every other channel. The output
-    is registered, which also cuts the paths between the channels and what they feed.
+    So no active channel waits for more than one item of every other channel. By default
+    the output is registered, which also cuts the paths between the channels and what they
+    feed; unregistered, an item goes through in the cycle it is offered, and one shown but
+    not taken stays shown (its channel holds it) until it is.
 
     Parameters
     ----------
@@ -32,6 +34,7 @@ class RoundRobinArbiter(wiring.Component):
     channels : int
     field : str
         Name of the item in the output, beside ``channel``.
+    registered : bool
 
     Members
     -------
@@ -39,9 +42,10 @@ class RoundRobinArbiter(wiring.Component):
     out : Out(stream of {field: layout, channel})
     """
 
-    def __init__(self, layout, *, channels, field):
+    def __init__(self, layout, *, channels, field, registered=True):
         self._channels = channels
         self._field = field
+        self._registered = registered
         members = {f"ch{n}": In(stream.Signature(layout)) for n in range(channels)}
         members["out"] = Out(stream.Signature(_tagged(field, layout, channels)))
         super().__init__(members)
@@ -64,6 +68,10 @@ class RoundRobinArbiter(wiring.Component):
                     with m.If(pool[i]):
                         m.d.comb += grant.eq(i)
 
+        if not self._registered:
+            self._through(m, inputs, grant, last)
+            return m
+
         # Refill only from empty: the consumer's ready does not reach back into the channels
         # in one cycle (a long path otherwise). An item every other cycle is plenty: a
         # planner offers a burst at most every third cycle, and a burst lasts a cycle per beat.
@@ -82,6 +90,27 @@ class RoundRobinArbiter(wiring.Component):
         for i in range(n):
             m.d.comb += inputs[i].ready.eq(take & (grant == i))
         return m
+
+    def _through(self, m, inputs, grant, last):
+        out = self.out
+        if len(inputs) == 1:
+            # Nothing to choose. One whole assignment (the channel number, 0, by zero
+            # extension): a constant driven on its own would never be evaluated by Icarus.
+            m.d.comb += [out.valid.eq(inputs[0].valid), inputs[0].ready.eq(out.ready),
+                         out.payload.as_value().eq(inputs[0].payload.as_value())]
+            return
+        held = Signal()                       # shown last cycle, not taken: keep showing it
+        held_channel = Signal.like(grant)
+        chosen = Mux(held, held_channel, grant)
+        m.d.comb += [out.valid.eq(Cat(i.valid for i in inputs).any()),
+                     out.payload.channel.eq(chosen)]
+        for i, item in enumerate(inputs):
+            m.d.comb += item.ready.eq(out.ready & (chosen == i))
+            with m.If(chosen == i):
+                m.d.comb += out.payload[self._field].eq(item.payload)
+        m.d.sync += [held.eq(out.valid & ~out.ready), held_channel.eq(chosen)]
+        with m.If(out.valid & out.ready):
+            m.d.sync += last.eq(chosen)
 
 
 def BurstArbiter(*, addr_width, channels):
