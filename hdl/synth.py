@@ -78,6 +78,8 @@ _CORE = "core"
 _CORE_MODULE = f"{_TOP}.{_CORE}"
 
 _REPO = Path(__file__).resolve().parent.parent
+#: Placement seeds tried when nextpnr cannot legalise a dense design.
+_PLACEMENT_SEEDS = 3
 
 
 @dataclass
@@ -231,15 +233,17 @@ def _run(args, *, log, cwd):
 
 
 def _not_fitting(log, device):
-    """A ToolError saying the design does not fit ``device``, if nextpnr's log says so."""
+    """A ToolError saying the design does not fit ``device``, if nextpnr's log says so, and
+    whether another placement seed may still fit it (fewer cells than the device has)."""
     text = Path(log).read_text(errors="replace")
     if "no BELs remaining" not in text and "utilisation limit" not in text:
-        return None
+        return None, False
     # nextpnr lists the logic cells needed against those there are: "ICESTORM_LC: 6551/ 5280".
     cells = re.search(r"(ICESTORM_LC|TRELLIS_COMB):\s*(\d+)/\s*(\d+)", text)
-    needed = f"{cells[2]} logic cells for {cells[3]}" if cells else "more logic than it has"
-    return ToolError(f"the design does not fit {device}: {needed}, pin wrapper included; "
-                     f"try fewer --channels or --no-sg (log: {log})")
+    needed = f"{cells[2]} logic cells of {cells[3]}" if cells else "more logic than it has"
+    error = ToolError(f"the design does not fit {device}: nextpnr could not place {needed}, "
+                      f"pin wrapper included; try fewer --channels or --no-sg (log: {log})")
+    return error, bool(cells) and int(cells[2]) <= int(cells[3])
 
 
 def synthesize(component_factory_or_config, device, *, progress=print, workdir=None,
@@ -328,12 +332,21 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     cells = stat["modules"]["\\" + _CORE_MODULE]["num_cells_by_type"]
 
     step(f"placing and routing ({Path(nextpnr).name})")
-    try:
-        _run([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
-              "--timing-allow-fail", "--report", "report.json"],
-             log=workdir / "nextpnr.log", cwd=workdir)
-    except ToolError as error:
-        raise _not_fitting(workdir / "nextpnr.log", device) or error
+    # Near the device's size, nextpnr's placer may fail to legalise one placement and not
+    # another: a few seeds are tried before giving up.
+    for seed in range(1, _PLACEMENT_SEEDS + 1):
+        try:
+            _run([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
+                  "--timing-allow-fail", "--report", "report.json", "--seed", str(seed)],
+                 log=workdir / "nextpnr.log", cwd=workdir)
+            break
+        except ToolError:
+            misfit, may_fit = _not_fitting(workdir / "nextpnr.log", device)
+            if misfit is None:
+                raise
+            if not may_fit or seed == _PLACEMENT_SEEDS:
+                raise misfit from None
+            step(f"no legal placement at this density; placing again (seed {seed + 1})")
 
     report = json.loads((workdir / "report.json").read_text())
     # The wrapper makes `clk` the only clock; I/O paths (`<async>`) are not the core's.

@@ -167,8 +167,14 @@ def test_a_design_too_big_is_reported_as_such(tmp_path):
     log.write_text("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    6551/   5280   124%\n"
                    "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
                    "'ICESTORM_LC'\n")
-    error = _not_fitting(log, "ice40-up5k")
-    assert str(error).startswith("the design does not fit ice40-up5k: 6551 logic cells for "
-                                 "5280, pin wrapper included; try fewer --channels or --no-sg")
+    error, may_fit = _not_fitting(log, "ice40-up5k")
+    assert not may_fit
+    assert str(error).startswith("the design does not fit ice40-up5k: nextpnr could not place "
+                                 "6551 logic cells of 5280, pin wrapper included; try fewer "
+                                 "--channels or --no-sg")
+    # Fewer cells than the device has: another placement seed may succeed.
+    log.write_text("Info: \t         ICESTORM_LC:    4157/   5280    78%\nERROR: Unable to find "
+                   "legal placement for all cells, design is probably at utilisation limit.\n")
+    assert _not_fitting(log, "ice40-up5k")[1]
     log.write_text("ERROR: something else\n")
-    assert _not_fitting(log, "ice40-up5k") is None
+    assert _not_fitting(log, "ice40-up5k") == (None, False)
