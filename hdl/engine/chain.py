@@ -100,7 +100,7 @@ class ChainWalker:
                                  Mux(refused, ErrorCode.BAD_DESCRIPTOR, ErrorCode.NONE)))
         # A ring shorter than the descriptors in flight comes round to one not yet written
         # back: what was fetched is stale. Fetch it again once those in flight are done.
-        self._stale = stale = Signal()
+        stale = Signal()
         self._refetch = refetch = Signal()
         with m.If(take & beat.last):
             m.d.sync += fetching.eq(0)

@@ -404,6 +404,8 @@ async def scatter_gather_beside_register_mode(dut):
     """A chain on one channel and register-mode copies on another, at once."""
     h = await Harness.create(dut, backpressure=0.1)
     if h.config.channels < 2:
+        dut._log.info("one channel: nothing to run beside the chain (other configurations do)")
+        await h.finish()
         return
     drv, beat = h.driver, h.config.beat_bytes
     chain = _chain(h, 12, max_beats=128)
