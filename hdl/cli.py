@@ -1,6 +1,7 @@
 """The ``hauler`` command line."""
 
 import argparse
+import os
 import sys
 
 from .config import Config
@@ -37,6 +38,9 @@ def _add_config_options(parser):
                         help=f"FIFO beats, a power of two (default {d.fifo_depth})")
     parser.add_argument("--no-sg", dest="sg", action="store_false",
                         help="leave scatter-gather out (CONFIG.SG reads 0)")
+    parser.add_argument("--no-unaligned", dest="unaligned", action="store_false",
+                        help="leave the realigner out: addresses and lengths must be "
+                             "multiples of the beat size (CONFIG.UNALIGNED reads 0)")
 
 
 def _config(args, **swept):
@@ -44,7 +48,7 @@ def _config(args, **swept):
     options = dict(channels=args.channels, data_width=args.data_width,
                    addr_width=args.addr_width, master=args.master, csr=args.csr,
                    max_burst=args.max_burst, outstanding=args.outstanding,
-                   fifo_depth=args.fifo_depth, sg=args.sg)
+                   fifo_depth=args.fifo_depth, sg=args.sg, unaligned=args.unaligned)
     return Config(**{**options, **swept})
 
 
@@ -69,10 +73,31 @@ def _regs(args):
 
 
 def _synth(args):
-    from .synth import synthesize
+    from dataclasses import replace
+    from .synth import DoesNotFit, format_side_by_side, synthesize
     config = args.config
-    result = synthesize(config, args.device, progress=lambda line: print(line, flush=True))
-    print(result.format())
+    # The realigner's cost: the same build without it first, as the reference column.
+    builds = [("aligned only", replace(config, unaligned=False)), ("unaligned", config)]
+    if not config.unaligned or not args.compare:
+        builds = builds[1:]
+    columns = []
+    for title, build in builds:
+        print(f"hauler synth: {build.key()} on {args.device}", flush=True)
+        try:
+            result = synthesize(build, args.device, progress=lambda line: print(line, flush=True))
+        except DoesNotFit as error:
+            result = error
+        columns.append((title, result))
+    if len(columns) == 1:
+        _, result = columns[0]
+        if isinstance(result, DoesNotFit):
+            raise result
+        print(result.format())
+        return
+    print(format_side_by_side(args.device, columns))
+    misfits = [str(result) for _, result in columns if isinstance(result, DoesNotFit)]
+    if misfits:
+        raise DoesNotFit("; ".join(misfits), args.device)
 
 
 def _demo(args):
@@ -82,8 +107,8 @@ def _demo(args):
 
 def _bench(args):
     from .sim import sweep
-    points = [sweep.Point(length, latency, pressure) for pressure in args.backpressure
-              for latency in args.latency for length in args.sizes]
+    points = [sweep.Point(length, latency, pressure, src, dst) for pressure in args.backpressure
+              for latency in args.latency for src, dst in args.alignments for length in args.sizes]
     rows = sweep.sweep(args.configs, points, jobs=args.jobs, seed=args.seed)
     sys.stdout.write(sweep.format_table(rows))
     sweep.write_csv(rows, args.csv)
@@ -91,6 +116,22 @@ def _bench(args):
     sweep.plot(rows, args.plot, title=f"hauler bench\n{c.channels} channels, bursts of up to "
                f"{c.max_burst} beats, {c.outstanding} reads outstanding, FIFO of {c.fifo_depth} beats")
     print(f"wrote {args.csv} and {args.plot}", file=sys.stderr)
+    failed = [r for r in rows if r["error"] is not None]
+    unsupported = [r for r in failed if sweep.unsupported(r)]
+    failed = [r for r in failed if not sweep.unsupported(r)]
+    if unsupported:
+        builds = ", ".join(dict.fromkeys(r["config"] for r in unsupported))
+        print(f"{_copies(len(unsupported), 'unaligned ')} not measured: no realigner in {builds} "
+              f"(CONFIG.UNALIGNED = 0, so BAD_DESCRIPTOR)", file=sys.stderr)
+    if failed:
+        # Shown in the table and the CSV like the others; but the build should have made them.
+        errors = ", ".join(dict.fromkeys(r["error"] for r in failed))
+        raise ToolError(f"{_copies(len(failed))} ended with an error ({errors}): see the table "
+                        f"and {args.csv}")
+
+
+def _copies(n, kind=""):
+    return f"{n} {kind}{'copy' if n == 1 else 'copies'}"
 
 
 def _bench_configs(args):
@@ -135,7 +176,14 @@ def _jobs(text):
 
 
 def _joined(values):
-    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+    return ",".join(f"{v:g}" if isinstance(v, float) else
+                    ":".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in values)
+
+
+def _alignment(text):
+    """A (source, destination) pair of byte offsets: ``1:3``."""
+    src, dst = text.split(":")  # ValueError unless exactly one colon
+    return int(src), int(dst)
 
 
 def _add_bench_options(parser):
@@ -144,6 +192,13 @@ def _add_bench_options(parser):
                         default=list(sweep.SIZES),
                         help=f"copy lengths in bytes, K and M suffixes allowed, whole beats, "
                              f"up to 1M (default {_joined(sweep.SIZES)})")
+    parser.add_argument("--alignments", type=_list(
+                            _alignment, lambda a: all(0 <= n <= sweep.MAX_OFFSET for n in a),
+                            f"SRC:DST byte offsets, each 0..{sweep.MAX_OFFSET}"),
+                        default=list(sweep.ALIGNMENTS),
+                        help=f"source:destination byte offsets of the copies' addresses from a "
+                             f"page boundary; 0:0 is aligned (default "
+                             f"{_joined(sweep.ALIGNMENTS)})")
     parser.add_argument("--latency", type=_list(int, lambda n: n >= 0, "a latency of 0 or more cycles"),
                         default=list(sweep.READ_LATENCIES),
                         help=f"cycles the memory adds before read data (default "
@@ -161,8 +216,10 @@ def _add_bench_options(parser):
                         help=f"master data widths: 32, 64, 128 (default {_joined(sweep.DATA_WIDTHS)})")
     parser.add_argument("--csv", default="bench.csv", help="CSV file to write (default bench.csv)")
     parser.add_argument("--plot", default="bench.png", help="PNG plot to write (default bench.png)")
-    parser.add_argument("-j", "--jobs", type=_jobs, default=2,
-                        help="simulations run at once, one per build (default 2)")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parser.add_argument("-j", "--jobs", type=_jobs, default=cores or 2,
+                        help=f"simulations run at once, one per build and alignment (default: "
+                             f"one per core, {cores or 2} here)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the simulations: the same seed gives the same figures (default 1)")
 
@@ -182,8 +239,12 @@ def build_parser():
     p.add_argument("-o", "--output", help="file to write (default stdout)")
     p.set_defaults(run=_regs)
 
-    p = commands.add_parser("synth", help="synthesize the core alone and report area and Fmax")
+    p = commands.add_parser("synth", help="synthesize the core alone and report area and Fmax, "
+                                          "with and without the realigner")
     p.add_argument("--device", required=True, choices=("ice40-up5k", "ecp5-85f"))
+    p.add_argument("--no-compare", dest="compare", action="store_false",
+                   help="synthesize only the build given; by default a build with the "
+                        "realigner is reported beside the same build without it (--no-unaligned)")
     _add_config_options(p)
     p.set_defaults(run=_synth)
 
@@ -193,7 +254,8 @@ def build_parser():
 
     # The swept options replace the single-valued ones of the same names.
     p = commands.add_parser("bench", conflict_handler="resolve",
-                            help="measure copies across sizes, latencies, back-pressure and builds")
+                            help="measure copies across sizes, alignments, latencies, "
+                                 "back-pressure and builds")
     _add_config_options(p)
     _add_bench_options(p)
     p.set_defaults(run=_bench)

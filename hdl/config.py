@@ -40,6 +40,9 @@ class Config:
         Beats of buffering between reader and writer: a power of two, at least ``max_burst``.
     sg : bool
         Build scatter-gather (descriptor chains in memory, ABI §3).
+    unaligned : bool
+        Build the realigner: byte-granular addresses and lengths (CONFIG[22]). Without it,
+        both addresses and the length must be multiples of the beat size.
 
     Raises
     ------
@@ -53,9 +56,10 @@ class Config:
     master: str = "axi4"
     csr: str = "axil"
     max_burst: int = 16
-    outstanding: int = 4
-    fifo_depth: int = 64
+    outstanding: int = 8
+    fifo_depth: int = 128
     sg: bool = True
+    unaligned: bool = True
 
     #: Width of LEN / BYTES (ABI: 32-bit registers; PARAMS[31:24] reports it).
     len_width = 32
@@ -63,7 +67,7 @@ class Config:
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
-            expected = {"master": str, "csr": str, "sg": bool}.get(f.name, int)
+            expected = {"master": str, "csr": str, "sg": bool, "unaligned": bool}.get(f.name, int)
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise TypeError(f"{f.name} must be {expected.__name__}, not {value!r}")
         if not 1 <= self.channels <= 16:
@@ -99,7 +103,7 @@ class Config:
         """A short name unique to this configuration, for build directories and caches."""
         return (f"ch{self.channels}_d{self.data_width}_a{self.addr_width}_{self.master}_{self.csr}"
                 f"_b{self.max_burst}_o{self.outstanding}_f{self.fifo_depth}" +
-                ("" if self.sg else "_nosg"))
+                ("" if self.sg else "_nosg") + ("" if self.unaligned else "_noua"))
 
     def as_dict(self):
         return asdict(self)

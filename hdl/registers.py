@@ -166,7 +166,7 @@ ERROR_CODES = (
     ("DESC_WRITE_ERROR", "Writing a descriptor's status back failed on the bus"),
     ("BAD_DESCRIPTOR", "LEN = 0, a reserved mode, a misaligned NEXT, an address beyond the "
                        "address width, an unaligned address or length without unaligned "
-                       "support, STREAM on both sides"),
+                       "support, a FIXED address not beat aligned, STREAM on both sides"),
     ("NOT_OWNED", "A fetched descriptor's STATUS.DONE is already 1"),
     ("ABORTED", "ABORT was written"),
 )

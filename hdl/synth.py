@@ -24,7 +24,8 @@ from .config import Config
 from .errors import ToolError
 
 
-__all__ = ["DEVICES", "PinWrapper", "SynthResult", "synthesize"]
+__all__ = ["DEVICES", "DoesNotFit", "PinWrapper", "SynthResult", "synthesize",
+           "format_side_by_side", "UNALIGNED_TARGET_PERCENT"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,24 @@ _CORE_MODULE = f"{_TOP}.{_CORE}"
 _REPO = Path(__file__).resolve().parent.parent
 #: Placement seeds tried when nextpnr cannot legalise a dense design.
 _PLACEMENT_SEEDS = 3
+#: Most extra logic the realigner may cost, in percent of the aligned-only build (issue 5).
+UNALIGNED_TARGET_PERCENT = 30
+
+
+class DoesNotFit(ToolError):
+    """nextpnr could not place the design on the device.
+
+    Members
+    -------
+    device : str
+    needed, available : int or None
+        Logic cells the design needs, pin wrapper included, and those the device has, when
+        nextpnr's log says.
+    """
+
+    def __init__(self, message, device, needed=None, available=None):
+        super().__init__(message)
+        self.device, self.needed, self.available = device, needed, available
 
 
 @dataclass
@@ -119,6 +138,11 @@ class SynthResult:
     target_mhz: float
     critical_path: tuple
     workdir: Path
+
+    @property
+    def lut_equivalents(self):
+        """LUT4 cells plus the two LUT4s of each carry cell: the logic in one number."""
+        return self.luts + 2 * self.carries
 
     def format(self):
         """A short human-readable table."""
@@ -233,16 +257,17 @@ def _run(args, *, log, cwd):
 
 
 def _not_fitting(log, device):
-    """A ToolError saying the design does not fit ``device``, if nextpnr's log says so, and
-    whether another placement seed may still fit it (fewer cells than the device has)."""
+    """A :class:`DoesNotFit` saying the design does not fit ``device``, if nextpnr's log says
+    so, and whether another placement seed may still fit it (fewer cells than the device has)."""
     text = Path(log).read_text(errors="replace")
     if "no BELs remaining" not in text and "utilisation limit" not in text:
         return None, False
     # nextpnr lists the logic cells needed against those there are: "ICESTORM_LC: 6551/ 5280".
     cells = re.search(r"(ICESTORM_LC|TRELLIS_COMB):\s*(\d+)/\s*(\d+)", text)
     needed = f"{cells[2]} logic cells of {cells[3]}" if cells else "more logic than it has"
-    error = ToolError(f"the design does not fit {device}: nextpnr could not place {needed}, "
-                      f"pin wrapper included; try fewer --channels or --no-sg (log: {log})")
+    error = DoesNotFit(f"the design does not fit {device}: nextpnr could not place {needed}, "
+                       f"pin wrapper included; try fewer --channels or --no-sg (log: {log})",
+                       device, *((int(cells[2]), int(cells[3])) if cells else ()))
     return error, bool(cells) and int(cells[2]) <= int(cells[3])
 
 
@@ -278,6 +303,8 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
         If ``device`` is unknown, or neither ``name`` nor ``workdir`` names a factory's build.
     TypeError
         If the factory does not return a :class:`wiring.Component`.
+    DoesNotFit
+        If nextpnr could not place the design on the device (a :class:`ToolError`).
     ToolError
         If a tool is missing (naming the pip package to install) or fails (quoting its log).
     """
@@ -366,3 +393,78 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
         critical_path=(path[0]["from"]["cell"], path[-1]["to"]["cell"]),
         workdir=workdir,
     )
+
+
+def _percent(base, value):
+    if base == 0:
+        return ""
+    return f" ({100 * (value - base) / base:+.1f}%)"
+
+
+def _cells_text(error):
+    if error.needed is None:
+        return "does not fit"
+    return f"does not fit: {error.needed} of {error.available} logic cells"
+
+
+def format_side_by_side(device, columns):
+    """Several builds' results on one device as one table, the first build the reference.
+
+    Parameters
+    ----------
+    device : str
+        One of :data:`DEVICES`.
+    columns : list of (str, SynthResult or DoesNotFit)
+        A title and a result per build; a build that does not fit the device shows as such
+        (with the logic cells it needs, when nextpnr said).
+
+    Returns
+    -------
+    str
+        Rows of area and Fmax, one column per build, and with two builds a last column of
+        what the second adds to the first, in cells and in percent; then each build's
+        critical path and, with two builds, the extra logic (LUT4 plus two per carry cell)
+        against :data:`UNALIGNED_TARGET_PERCENT`.
+    """
+    results = [(title, r) for title, r in columns if isinstance(r, SynthResult)]
+    names = [("LUT4", lambda r: r.luts)]
+    if device == "ecp5-85f":
+        names.append(("CCU2C", lambda r: r.carries))
+    names.append(("FF", lambda r: r.ffs))
+    rams = sorted({name for _, r in results for name in r.ram_blocks})
+    names += [(name, lambda r, name=name: r.ram_blocks.get(name, 0)) for name in rams]
+    both = len(columns) == 2 and len(results) == 2
+
+    header = ["", *(title for title, _ in columns)] + (["extra"] if both else [])
+    rows = []
+    for name, get in names:
+        cells = [str(get(r)) if isinstance(r, SynthResult) else "-" for _, r in columns]
+        if both:
+            base, value = (get(r) for _, r in results)
+            cells.append(f"{value - base:+d}{_percent(base, value)}")
+        rows.append([name, *cells])
+    cells = [f"{r.fmax_mhz:.1f} MHz" if isinstance(r, SynthResult) else _cells_text(r)
+             for _, r in columns]
+    if both:
+        (_, base), (_, value) = results
+        cells.append(f"{value.fmax_mhz - base.fmax_mhz:+.1f} MHz")
+    rows.append(["Fmax", *cells])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    target = DEVICES[device].target_mhz
+    lines = [f"{device}: core only, pin wrapper excluded; Fmax target {target:g} MHz"]
+    lines += ["  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+              for row in [header, *rows]]
+    for title, r in columns:
+        if isinstance(r, SynthResult):
+            lines.append(f"  critical path, {title}: {r.critical_path[0]} -> "
+                         f"{r.critical_path[1]}")
+    if both:
+        (base_title, base), (title, value) = results
+        extra = value.lut_equivalents - base.lut_equivalents
+        share = 100 * extra / max(base.lut_equivalents, 1)
+        met = "met" if share <= UNALIGNED_TARGET_PERCENT else "MISSED"
+        unit = "LUT4 equivalents (LUT4 + 2 x CCU2C)" if device == "ecp5-85f" else "LUT4"
+        lines.append(f"  {title} against {base_title}: {extra:+d} {unit}, {share:+.1f}% "
+                     f"(target at most +{UNALIGNED_TARGET_PERCENT}%: {met})")
+    return "\n".join(lines)

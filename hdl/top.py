@@ -74,9 +74,9 @@ class DMAController(wiring.Component):
             ("CONFIG", "DATA_BYTES_LOG2"): cfg.beat_shift,
             ("CONFIG", "ADDR_WIDTH"): cfg.addr_width,
             ("CONFIG", "SG"): int(cfg.sg),
-            # Not built yet: streams, unaligned transfers, req/ack.
-            ("CONFIG", "STREAMS"): 0, ("CONFIG", "UNALIGNED"): 0,
-            ("CONFIG", "REQ_ACK"): 0,
+            ("CONFIG", "UNALIGNED"): int(cfg.unaligned),
+            # Not built yet: streams, req/ack.
+            ("CONFIG", "STREAMS"): 0, ("CONFIG", "REQ_ACK"): 0,
             ("CONFIG", "MASTER"): 0 if cfg.master == "axi4" else 1,
             ("PARAMS", "MAX_BURST"): cfg.max_burst,
             ("PARAMS", "FIFO_DEPTH_LOG2"): cfg.fifo_depth.bit_length() - 1,
@@ -166,11 +166,13 @@ class DMAController(wiring.Component):
         m.submodules.regfile = RegisterFile(csr_port.csr, blocks)
 
         # --- Engine: channels -> arbiter -> mover -> bus adapter.
+        burst_options = dict(beat_shift=cfg.beat_shift, unaligned=cfg.unaligned)
         m.submodules.arbiter = arbiter = BurstArbiter(addr_width=cfg.addr_width,
-                                                      channels=cfg.channels)
+                                                      channels=cfg.channels, **burst_options)
         m.submodules.mover = mover = DataMover(
             addr_width=cfg.addr_width, data_width=cfg.data_width, channels=cfg.channels,
-            outstanding=cfg.outstanding, fifo_depth=cfg.fifo_depth, max_burst=cfg.max_burst)
+            outstanding=cfg.outstanding, fifo_depth=cfg.fifo_depth, max_burst=cfg.max_burst,
+            unaligned=cfg.unaligned)
         wiring.connect(m, arbiter.out, mover.bursts)
 
         if cfg.master == "axi4":
@@ -199,7 +201,7 @@ class DMAController(wiring.Component):
                 self._connect_descriptor_traffic(m, n, channel, unit)
             m.d.comb += [
                 channel.retire_valid.eq(ours(mover.retire)),
-                channel.retire_beats.eq(mover.retire.beats),
+                channel.retire_bytes.eq(mover.retire.bytes),
                 channel.retire_end.eq(mover.retire.end),
                 # A read and a write fault of one channel in the same cycle: the read's
                 # is the earlier failure of the transfer.

@@ -11,8 +11,11 @@ __all__ = ["measure_copy", "run_demo"]
 
 def measure_copy(config, *, length=65536, backpressure=0.0):
     """Simulate one register-mode copy of ``length`` bytes; return the perf bench's result
-    (see :func:`hauler.sim.sweep.measure`)."""
-    return measure(config, [Point(length, backpressure=backpressure)])[0]
+    (see :func:`hauler.sim.sweep.measure`). An aligned copy must not end with an error:
+    :class:`AssertionError` if it does."""
+    result = measure(config, [Point(length, backpressure=backpressure)])[0]
+    assert "error" not in result, f"the copy ended with {result['error']}"
+    return result
 
 
 def run_demo(config, *, length=65536, progress=print):

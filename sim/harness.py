@@ -86,7 +86,7 @@ class Harness:
 
     @classmethod
     async def create(cls, dut, *, backpressure=0.0, seed=None, latency=(1, 1), read_latency=0,
-                     max_outstanding=None):
+                     max_outstanding=None, memory_size=MEMORY_SIZE):
         """Build the bench.
 
         Parameters
@@ -110,6 +110,9 @@ class Harness:
             high), since a Wishbone slave sees no bursts. Default: no limit on AXI4; on
             Wishbone the memory model's 8 plus ``read_latency``, so that a latency alone
             does not cap the rate.
+        memory_size : int
+            Bytes of the memory model, from address 0 (default :data:`MEMORY_SIZE`); beats at
+            or beyond it answer errors.
         """
         config = bench_config()
         seed = random.getrandbits(32) if seed is None else seed
@@ -118,14 +121,14 @@ class Harness:
                       read_latency)
         clock = start_clock(dut)
         if config.master == "axi4":
-            memory = AxiMemory(dut, "m_axi", clock, dut.rst, MEMORY_SIZE, read_latency=read_latency,
+            memory = AxiMemory(dut, "m_axi", clock, dut.rst, memory_size, read_latency=read_latency,
                                max_outstanding=max_outstanding)
             memory.set_backpressure(backpressure, seed=seed)
             checker = AxiMasterChecker(dut, "m_axi", clock, dut.rst, max_burst=config.max_burst)
         else:
             if max_outstanding is None:
                 max_outstanding = 8 + read_latency
-            memory = WishboneMemory(dut, "m_wb", clock, dut.rst, MEMORY_SIZE, seed=seed,
+            memory = WishboneMemory(dut, "m_wb", clock, dut.rst, memory_size, seed=seed,
                                     stall=backpressure, latency=latency, read_latency=read_latency,
                                     max_outstanding=max_outstanding)
             checker = WishboneMasterChecker(dut, "m_wb", clock, dut.rst)
@@ -151,7 +154,7 @@ class Harness:
         return data
 
     def snapshot(self):
-        return bytearray(self.memory.read(0, MEMORY_SIZE))
+        return bytearray(self.memory.read(0, self.memory.size))
 
     async def settle(self, cycles=16):
         await ClockCycles(self.clock, cycles)

@@ -18,7 +18,8 @@ __all__ = ["AxiMemory", "WishboneMemory"]
 
 
 def _write_lanes(memory, word_addr, data, strobes):
-    """Write the bytes of ``data`` (one bus word) whose strobe bit is set, one run at a time."""
+    """Write the bytes of ``data`` (one bus word) whose strobe bit is set, one run at a time,
+    and append the beat to ``memory.bus_writes`` when it is a list."""
     lanes = len(data)
     i = 0
     while i < lanes:
@@ -30,6 +31,8 @@ def _write_lanes(memory, word_addr, data, strobes):
             i = j
         else:
             i += 1
+    if memory.bus_writes is not None:
+        memory.bus_writes.append((word_addr, strobes))
 
 
 def _beat_addresses(addr, beats, size, burst):
@@ -121,6 +124,8 @@ class _AxiMemoryRead(AxiSlaveRead):
                 r.rlast = n == beats - 1
                 r.rresp = self._memory._response(word)
                 r.rdata = 0 if r.rresp else int.from_bytes(self._memory.read(word, lanes), "little")
+                if not r.rresp and self._memory.bus_reads is not None:
+                    self._memory.bus_reads.append(word)
                 await self.r_channel.send(r)
 
 
@@ -184,6 +189,11 @@ class AxiMemory(Memory):
     -------
     read(addr, n) -> bytes, write(addr, data)
         Backdoor access, no bus cycles.
+    bus_writes, bus_reads : list or None
+        ``None`` (the default), or a list to which each beat the bus writes (reads) is
+        appended: ``(word address, byte strobes)`` for a write, the word address for a
+        read, in the order the memory performs them. Backdoor accesses and erroring beats
+        are not.
     """
 
     def __init__(self, dut, prefix, clock, reset, size, *, read_latency=0, max_outstanding=None):
@@ -193,6 +203,7 @@ class AxiMemory(Memory):
             raise ValueError(f"max_outstanding must be at least 1 or None, not {max_outstanding}")
         super().__init__(size)
         self._windows = []
+        self.bus_writes = self.bus_reads = None
         bus = AxiBus.from_prefix(dut, prefix, bus_separator="__")
         self.write_if = _AxiMemoryWrite(bus.write, clock, reset, self)
         self.read_if = _AxiMemoryRead(bus.read, clock, reset, self, read_latency=read_latency,
@@ -281,6 +292,11 @@ class WishboneMemory(Memory):
     -------
     read(addr, n) -> bytes, write(addr, data)
         Backdoor access, no bus cycles.
+    bus_writes, bus_reads : list or None
+        ``None`` (the default), or a list to which each beat the bus writes (reads) is
+        appended: ``(word address, byte strobes)`` for a write, the word address for a
+        read, in the order the memory performs them. Backdoor accesses and erroring beats
+        are not.
     """
 
     def __init__(self, dut, prefix, clock, reset, size, *, seed, stall=0.0, latency=(1, 1),
@@ -295,6 +311,7 @@ class WishboneMemory(Memory):
         if max_outstanding < 1:
             raise ValueError(f"max_outstanding must be at least 1, not {max_outstanding}")
         super().__init__(size)
+        self.bus_writes = self.bus_reads = None
 
         def port(name):
             return getattr(dut, f"{prefix}__{name}")
@@ -338,6 +355,8 @@ class WishboneMemory(Memory):
             data = int(self._dat_w(), 2).to_bytes(self.byte_lanes, "little")
             _write_lanes(self, word, data, int(self._sel(), 2))
             return False, None
+        if self.bus_reads is not None:
+            self.bus_reads.append(word)
         return False, int.from_bytes(self.read(word, self.byte_lanes), "little")
 
     async def _run(self):

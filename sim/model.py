@@ -13,20 +13,51 @@ __all__ = ["apply_transfer", "ChainOutcome", "apply_chain"]
 
 def apply_transfer(memory, src, dst, length, *, beat_bytes, src_mode=Mode.INCR,
                    dst_mode=Mode.INCR):
-    """Apply one transfer to ``memory`` (a bytearray, indexed by bus address) in place.
+    """Apply one transfer of ``length`` bytes to ``memory`` (a bytearray, indexed by bus
+    address) in place, as a build with unaligned support does it; return ``memory``.
 
-    A FIXED source yields the same beat every time; a FIXED destination keeps only the
-    last beat written. Transfers are beat aligned here (the unaligned realigner is not
-    built), so both are whole beats.
+    Addresses and the length are byte-granular; the transfer is a stream of ``length``
+    bytes from the source to the destination. An INCR side covers exactly
+    ``[address, address + length)``: bytes outside the destination's range are never
+    written. A FIXED side is one beat-aligned address (a peripheral data register) that
+    every beat of the transfer uses, and the stream starts at its lane 0:
+
+    - a FIXED source yields the same beat at each of its ``ceil(length / beat_bytes)``
+      reads, so the stream is that beat repeated, truncated to ``length`` bytes;
+    - a FIXED destination receives ``ceil(length / beat_bytes)`` beat writes, the last
+      one partial (lanes ``0 .. (length - 1) % beat_bytes`` only) when ``length`` is not a
+      multiple of ``beat_bytes``: each lane ends up with the last byte written to it.
+
+    A build without unaligned support runs only transfers whose addresses and length are
+    multiples of ``beat_bytes`` (the others are BAD_DESCRIPTOR); for those, both agree.
+
+    Raises
+    ------
+    ValueError
+        If ``length`` is less than 1, or a FIXED side's address is not a multiple of
+        ``beat_bytes``: the hardware rejects both with BAD_DESCRIPTOR, which is not
+        modelled.
     """
-    assert src % beat_bytes == 0 and dst % beat_bytes == 0 and length % beat_bytes == 0
-    beats = length // beat_bytes
-    data = bytes(memory[src:src + length]) if src_mode == Mode.INCR else \
-        bytes(memory[src:src + beat_bytes]) * beats
+    if length < 1:
+        raise ValueError(f"length must be at least 1, not {length} (BAD_DESCRIPTOR is not "
+                         f"modelled)")
+    for side, addr, mode in (("source", src, src_mode), ("destination", dst, dst_mode)):
+        if mode == Mode.FIXED and addr % beat_bytes:
+            raise ValueError(f"FIXED {side} address {addr:#x} is not a multiple of the beat "
+                             f"size ({beat_bytes} bytes) (BAD_DESCRIPTOR is not modelled)")
+    beats = -(-length // beat_bytes)
+    if src_mode == Mode.INCR:
+        data = bytes(memory[src:src + length])
+    else:
+        data = (bytes(memory[src:src + beat_bytes]) * beats)[:length]
     if dst_mode == Mode.INCR:
         memory[dst:dst + length] = data
     else:
-        memory[dst:dst + beat_bytes] = data[-beat_bytes:]
+        # Only the last full beat and the partial one after it (if any) leave a trace.
+        first = max(0, beats - 2)
+        for beat in range(first, beats):
+            chunk = data[beat * beat_bytes:(beat + 1) * beat_bytes]
+            memory[dst:dst + len(chunk)] = chunk
     return memory
 
 
@@ -65,7 +96,8 @@ def apply_chain(memory, first, *, beat_bytes, limit=None):
 
     Not modelled, and rejected with :exc:`ValueError`: streams, and what the hardware
     rejects with BAD_DESCRIPTOR (LEN = 0, a reserved mode, a misaligned NEXT or first
-    descriptor); byte-unaligned transfers fail :func:`apply_transfer`'s check. Bus errors
+    descriptor, a FIXED side whose address is not beat aligned). Byte-unaligned INCR
+    addresses and lengths are modelled as a build with unaligned support runs them. Bus errors
     (READ_ERROR, WRITE_ERROR, DESC_READ_ERROR, DESC_WRITE_ERROR) and ABORT are not modelled
     either. Descriptors are read one at a time: a chain whose data overwrites its own later
     descriptors is outside the ABI (the hardware may prefetch them).
@@ -89,6 +121,10 @@ def apply_chain(memory, first, *, beat_bytes, limit=None):
         if d.length == 0 or not {src_mode, dst_mode} <= {Mode.INCR, Mode.FIXED}:
             raise ValueError(f"descriptor {addr:#x} is a BAD_DESCRIPTOR (LEN = 0 or a reserved "
                              f"mode), which is not modelled")
+        if (src_mode == Mode.FIXED and d.src % beat_bytes or
+                dst_mode == Mode.FIXED and d.dst % beat_bytes):
+            raise ValueError(f"descriptor {addr:#x} is a BAD_DESCRIPTOR (a FIXED address not "
+                             f"a multiple of {beat_bytes}), which is not modelled")
         apply_transfer(memory, d.src, d.dst, d.length, beat_bytes=beat_bytes,
                        src_mode=src_mode, dst_mode=dst_mode)
         memory[addr + WRITEBACK_OFFSET:addr + WRITEBACK_OFFSET + WRITEBACK_BYTES] = \

@@ -10,8 +10,9 @@ Layout under the build root (``<repo>/build/sim``, or ``$HAULER_BUILD_DIR``)::
 A Verilog file given to :func:`run` (a test fixture) gets ``<key> = fixture-<stem>-<hash of its path>``.
 
 Several pytest-xdist workers may ask for the same configuration at once: generation and
-builds hold an exclusive ``fcntl`` lock, runs hold it shared so a rebuild never rewrites a
-``sim.vvp`` that a simulator is loading.
+compiles hold an exclusive ``fcntl`` lock, runs (and the check that the build is up to
+date) hold it shared, so a rebuild never rewrites a ``sim.vvp`` that a simulator is loading
+and runs of one configuration overlap.
 """
 
 import fcntl
@@ -140,6 +141,8 @@ class _Icarus(Icarus):
     def __init__(self, bench_env):
         super().__init__()
         self._bench_env = bench_env
+        self.may_compile = True     # False: set up as build() does, but never compile
+        self.stale = False          # the last build() found sim.vvp out of date
 
     def _set_env_test(self):
         super()._set_env_test()
@@ -149,7 +152,9 @@ class _Icarus(Icarus):
         # cocotb's wave-dump module is SystemVerilog, which -g2005 (see run) rejects: run
         # adds its own, so cocotb's must stay out even when WAVES=1 is in the environment.
         self.waves = False
-        return super()._build_command()
+        commands = super()._build_command()
+        self.stale = bool(commands)
+        return commands if self.may_compile else []
 
 
 def _dump_module(build_dir, toplevel):
@@ -252,21 +257,32 @@ def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=No
 
     build_dir = build_root() / key / f"icarus-{toplevel}{'-waves' if waves else ''}"
     runner = _Icarus(bench_env)
-    with _locked(build_dir / ".lock"):
-        # cocotb's runner passes -g2012, under which Icarus applies `reg x = 0`
-        # initializers without an event: Yosys' always @* blocks, which rely on that
-        # event to run at time 0, would stay X until an input changes. -g2005 restores it.
-        sources, build_args = [verilog], ["-g2005"]
-        if waves:
-            build_dir.mkdir(parents=True, exist_ok=True)
-            sources.append(_dump_module(build_dir, toplevel))
-            build_args += ["-s", "hauler_waves"]
+    # cocotb's runner passes -g2012, under which Icarus applies `reg x = 0`
+    # initializers without an event: Yosys' always @* blocks, which rely on that
+    # event to run at time 0, would stay X until an input changes. -g2005 restores it.
+    sources, build_args = [verilog], ["-g2005"]
+    if waves:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        sources.append(_dump_module(build_dir, toplevel))
+        build_args += ["-s", "hauler_waves"]
+
+    def build(exclusive):
+        runner.may_compile = exclusive
         try:
             runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
                          build_args=build_args, timescale=_TIMESCALE, log_file=build_dir / "build.log")
         except RuntimeError:
             raise RuntimeError(f"Icarus build of {verilog} failed:\n"
                                f"{_tail(build_dir / 'build.log')}") from None
+
+    # An up-to-date build is set up under the shared lock, so runs of one configuration
+    # (several benches, several pytest-xdist workers) overlap; only a compile waits for
+    # the simulations using the old sim.vvp to end.
+    with _locked(build_dir / ".lock", shared=True):
+        build(exclusive=False)
+    if runner.stale:
+        with _locked(build_dir / ".lock"):
+            build(exclusive=True)
 
     runs_dir = build_dir / "runs"
     runs_dir.mkdir(exist_ok=True)

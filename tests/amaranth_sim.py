@@ -4,16 +4,24 @@ from amaranth.sim import Simulator
 
 
 def simulate(dut, *testbenches, deadline_cycles=100_000, vcd=None):
-    """Run ``testbenches`` (async functions of ``ctx``) against ``dut`` on a 1 MHz clock."""
+    """Run ``testbenches`` (async functions of ``ctx``) against ``dut`` on a 1 MHz clock,
+    until they all return; fail if that takes more than ``deadline_cycles``."""
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     for bench in testbenches:
         sim.add_testbench(bench)
+
+    async def watchdog(ctx):
+        for _ in range(deadline_cycles):
+            await ctx.tick()
+        raise TimeoutError(f"the testbenches did not finish in {deadline_cycles} cycles")
+
+    sim.add_testbench(watchdog, background=True)
     if vcd:
         with sim.write_vcd(vcd):
-            sim.run_until(deadline_cycles * 1e-6)
+            sim.run()
     else:
-        sim.run_until(deadline_cycles * 1e-6)
+        sim.run()
 
 
 async def receive(ctx, stream):

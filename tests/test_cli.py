@@ -61,6 +61,13 @@ def test_bad_options_give_one_line_and_status_2(tmp_path, args, message):
     (["--data-width", "48"], "data_width must be one of 32, 64, 128, not 48"),
     (["--fifo-depth", "8"], "fifo_depth (8) must hold one whole burst"),
     (["--jobs", "0"], "argument -j/--jobs: not a number of jobs, 1 or more: '0'"),
+    (["--alignments", "1"], "argument --alignments: not SRC:DST byte offsets, each 0..4095: '1'"),
+    (["--alignments", "0:0,1:x"], "argument --alignments: not SRC:DST byte offsets, each 0..4095: "
+                                  "'1:x'"),
+    (["--alignments", "0:4096"], "argument --alignments: not SRC:DST byte offsets, each 0..4095: "
+                                 "'0:4096'"),
+    (["--alignments=-1:0"], "argument --alignments: not SRC:DST byte offsets, each 0..4095: "
+                               "'-1:0'"),
 ])
 def test_bench_bad_options_give_one_line_and_status_2(args, message):
     result = hauler("bench", *args)

@@ -74,7 +74,7 @@ def run_mover(bursts, *, fail_reads=(), fail_writes=(), discard=0, channels=2, s
                     responses.append(err)
                     w_beats = []
             if ctx.get(dut.retire.valid):
-                log["retired"].append((ctx.get(dut.retire.channel), ctx.get(dut.retire.beats)))
+                log["retired"].append((ctx.get(dut.retire.channel), ctx.get(dut.retire.bytes)))
                 log["ends"].append(ctx.get(dut.retire.end))
             for kind in ("read_fault", "write_fault"):
                 event = getattr(dut, kind)
@@ -96,7 +96,7 @@ def test_copies_in_order_with_backpressure():
         for i in range(beats):
             assert memory[dst + 4 * i] == (src + 4 * i) ^ 0x5A5A0000
     assert [r[0] for r in log["retired"]] == [b[0] for b in bursts]
-    assert [r[1] for r in log["retired"]] == [b[3] for b in bursts]
+    assert [r[1] for r in log["retired"]] == [4 * b[3] for b in bursts]
     assert log["ends"] == [_end_flag(b[1]) for b in bursts], "end flags follow their bursts"
 
 
@@ -113,7 +113,7 @@ def test_read_error_drops_burst_and_reports_beat():
     assert log["read_faults"] == [(0, 0x1028)]
     assert 0x8020 not in memory and 0x8000 in memory and 0xA000 in memory
     # A dropped burst retires with no bytes (possibly before the bursts ahead of it).
-    assert sorted(log["retired"]) == [(0, 0), (0, 8), (1, 8)]
+    assert sorted(log["retired"]) == [(0, 0), (0, 32), (1, 32)]
 
 
 def test_write_error_reports_burst_address():
@@ -126,4 +126,4 @@ def test_discarded_channel_is_not_written():
     bursts = [(0, 0x1000, 0x8000, 4), (1, 0x2000, 0xA000, 4)]
     memory, log = run_mover(bursts, discard=0b01)
     assert 0x8000 not in memory and 0xA000 in memory
-    assert sorted(log["retired"]) == [(0, 0), (1, 4)]
+    assert sorted(log["retired"]) == [(0, 0), (1, 16)]

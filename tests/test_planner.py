@@ -114,3 +114,90 @@ def test_abort_drops_remaining_bursts():
         assert ctx.get(dut.idle)
 
     simulate(dut, bench)
+
+
+def plan_unaligned(transfers, *, beat_shift, max_burst, stall, seed):
+    """Plan byte-granular ``transfers``; returns each one's bursts as dicts."""
+    dut = BurstPlanner(addr_width=32, len_width=32, beat_shift=beat_shift,
+                       max_burst=max_burst, unaligned=True)
+    rng = random.Random(seed)
+    results = []
+
+    async def bench(ctx):
+        for t in transfers:
+            await start(ctx, dut, t)
+            bursts = []
+            while not (bursts and bursts[-1]["end"]):
+                while rng.random() < stall:
+                    await ctx.tick()
+                b = await receive(ctx, dut.bursts)
+                bursts.append({name: int(getattr(b, name)) for name in (
+                    "src", "dst", "beats", "reads", "end", "pre", "tail", "split",
+                    "first_lane", "last_lane")})
+                assert len(bursts) < 10_000
+            await ctx.tick()
+            assert ctx.get(dut.idle)
+            results.append(bursts)
+
+    simulate(dut, bench, deadline_cycles=2_000_000)
+    return results
+
+
+def check_unaligned(t, bursts, *, beat_shift, max_burst):
+    """The bursts read every source beat and write every destination beat of ``t`` once,
+    in order, each within a page and the maximum on both sides, as long as allowed."""
+    beat = 1 << beat_shift
+    s, d, n = t["src"] % beat, t["dst"] % beat, t["length"]
+    writes_left = (d + n + beat - 1) // beat
+    reads_total = (s + n + beat - 1) // beat
+    fixed = t["src_fixed"] or t["dst_fixed"]
+    limit = min(max_burst, FIXED_MAX_BEATS) if fixed else max_burst
+    src, dst = t["src"] - s, t["dst"] - d
+    split = (d - s) % beat
+    last_lane = (d + n - 1) % beat
+    reads = 0
+    for i, b in enumerate(bursts):
+        pre = int(i == 0 and s > d)
+        assert (b["src"], b["dst"], b["pre"], b["split"]) == (src, dst, pre, split)
+        assert b["end"] == (b is bursts[-1])
+        assert b["tail"] == int(b["end"] and last_lane < split)
+        assert b["reads"] == b["beats"] + b["pre"] - b["tail"]
+        if b["beats"]:      # (a burst writing nothing has no strobes)
+            first_writes = all(x["beats"] == 0 for x in bursts[:i])
+            assert b["first_lane"] == (d if first_writes else 0)
+        assert b["last_lane"] == (last_lane if b["end"] else beat - 1)
+        page_src = (4096 - src % 4096) // beat if not t["src_fixed"] else limit
+        page_dst = (4096 - dst % 4096) // beat if not t["dst_fixed"] else limit
+        assert b["reads"] <= min(limit, page_src) and b["beats"] <= min(limit, page_dst)
+        assert b["beats"] == min(limit - pre, writes_left, page_src - pre, page_dst)
+        writes_left -= b["beats"]
+        reads += b["reads"]
+        src += 0 if t["src_fixed"] else b["reads"] * beat
+        dst += 0 if t["dst_fixed"] else b["beats"] * beat
+    assert writes_left == 0 and reads == reads_total
+
+
+@pytest.mark.parametrize("beat_shift,max_burst", [(2, 16), (2, 1), (3, 7), (4, 256)])
+def test_unaligned_transfers(beat_shift, max_burst):
+    rng = random.Random(beat_shift * 7000 + max_burst)
+    beat = 1 << beat_shift
+    transfers = []
+    longest = 9000 if max_burst > 1 else 600        # (one beat per burst: slow to simulate)
+    for _ in range(60):
+        src_fixed, dst_fixed = rng.random() < 0.1, rng.random() < 0.1
+        src = rng.randrange(0, 1 << 20)
+        dst = rng.randrange(0, 1 << 20)
+        transfers.append(dict(
+            src=src - src % beat if src_fixed else src,
+            dst=dst - dst % beat if dst_fixed else dst,
+            length=rng.choice([1, 2, beat - 1, beat, beat + 1, rng.randrange(1, longest)]),
+            src_fixed=int(src_fixed), dst_fixed=int(dst_fixed)))
+    # A read-ahead at a source page's last beat: a first burst that writes nothing.
+    transfers.append(dict(src=0xFFF, dst=0x2000, length=100, src_fixed=0, dst_fixed=0))
+    # A final beat all from the carry after a page cut: a burst that reads nothing.
+    transfers.append(dict(src=0x0, dst=0x1FFF - 16 * beat, length=16 * beat + 2,
+                          src_fixed=0, dst_fixed=0))
+    for t, bursts in zip(transfers, plan_unaligned(transfers, beat_shift=beat_shift,
+                                                   max_burst=max_burst, stall=0.3,
+                                                   seed=max_burst)):
+        check_unaligned(t, bursts, beat_shift=beat_shift, max_burst=max_burst)

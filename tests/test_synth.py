@@ -10,8 +10,11 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from hauler import Config
+from hauler.cli import main
 from hauler.errors import ToolError
-from hauler.synth import DEVICES, _not_fitting, synthesize
+from hauler.synth import (DEVICES, DoesNotFit, SynthResult, _not_fitting, format_side_by_side,
+                          synthesize)
 
 
 class Standin(wiring.Component):
@@ -169,6 +172,7 @@ def test_a_design_too_big_is_reported_as_such(tmp_path):
                    "'ICESTORM_LC'\n")
     error, may_fit = _not_fitting(log, "ice40-up5k")
     assert not may_fit
+    assert isinstance(error, DoesNotFit) and (error.needed, error.available) == (6551, 5280)
     assert str(error).startswith("the design does not fit ice40-up5k: nextpnr could not place "
                                  "6551 logic cells of 5280, pin wrapper included; try fewer "
                                  "--channels or --no-sg")
@@ -178,3 +182,104 @@ def test_a_design_too_big_is_reported_as_such(tmp_path):
     assert _not_fitting(log, "ice40-up5k")[1]
     log.write_text("ERROR: something else\n")
     assert _not_fitting(log, "ice40-up5k") == (None, False)
+
+
+# The side-by-side report of ``hauler synth``, on canned results: synthesis itself is covered
+# by the stand-in above, and a real pair of builds takes minutes.
+
+def _result(device, luts, carries, ffs, ram, fmax, path=("core.a", "core.b")):
+    return SynthResult(device=device, luts=luts, carries=carries, ffs=ffs, ram_blocks=ram,
+                       fmax_mhz=fmax, target_mhz=DEVICES[device].target_mhz, critical_path=path,
+                       workdir=Path("."))
+
+
+def test_side_by_side_ecp5():
+    aligned = _result("ecp5-85f", 4000, 300, 2000, {"DP16KD": 1, "TRELLIS_DPR16X4": 70}, 120.0)
+    unaligned = _result("ecp5-85f", 5000, 350, 2200, {"DP16KD": 1, "TRELLIS_DPR16X4": 75}, 110.04,
+                        ("core.x", "core.y"))
+    lines = format_side_by_side("ecp5-85f", [("aligned only", aligned),
+                                             ("unaligned", unaligned)]).splitlines()
+    assert lines[0] == "ecp5-85f: core only, pin wrapper excluded; Fmax target 150 MHz"
+    assert lines[1].split() == ["aligned", "only", "unaligned", "extra"]
+    table = {line.split()[0]: line.split()[1:] for line in lines[2:8]}
+    assert table == {
+        "LUT4": ["4000", "5000", "+1000", "(+25.0%)"],
+        "CCU2C": ["300", "350", "+50", "(+16.7%)"],
+        "FF": ["2000", "2200", "+200", "(+10.0%)"],
+        "DP16KD": ["1", "1", "+0", "(+0.0%)"],
+        "TRELLIS_DPR16X4": ["70", "75", "+5", "(+7.1%)"],
+        "Fmax": ["120.0", "MHz", "110.0", "MHz", "-10.0", "MHz"],
+    }
+    assert lines[8:] == [
+        "  critical path, aligned only: core.a -> core.b",
+        "  critical path, unaligned: core.x -> core.y",
+        # (5000 + 2 x 350) / (4000 + 2 x 300) = 5700 / 4600: +23.9%
+        "  unaligned against aligned only: +1100 LUT4 equivalents (LUT4 + 2 x CCU2C), +23.9% "
+        "(target at most +30%: met)",
+    ]
+
+
+def test_side_by_side_ice40_over_target_and_not_fitting():
+    aligned = _result("ice40-up5k", 2000, 0, 1500, {"SB_RAM40_4K": 5}, 33.0)
+    unaligned = _result("ice40-up5k", 2700, 0, 1600, {"SB_RAM40_4K": 5}, 31.0)
+    text = format_side_by_side("ice40-up5k", [("aligned only", aligned), ("unaligned", unaligned)])
+    assert "CCU2C" not in text
+    assert text.splitlines()[-1] == ("  unaligned against aligned only: +700 LUT4, +35.0% "
+                                     "(target at most +30%: MISSED)")
+    misfit = DoesNotFit("no", "ice40-up5k", 6551, 5280)
+    lines = format_side_by_side("ice40-up5k", [("aligned only", aligned),
+                                               ("unaligned", misfit)]).splitlines()
+    assert lines[1].split() == ["aligned", "only", "unaligned"]
+    assert lines[2].split() == ["LUT4", "2000", "-"]
+    assert lines[5].split() == ["Fmax", "33.0", "MHz", "does", "not", "fit:", "6551", "of",
+                                "5280", "logic", "cells"]
+    assert lines[6:] == ["  critical path, aligned only: core.a -> core.b"]
+
+
+@pytest.fixture
+def fake_synthesize(monkeypatch):
+    """``synthesize`` as the CLI sees it, answering at once: the configurations asked for."""
+    import hauler.synth
+    asked = []
+
+    def fake(config, device, *, progress):
+        asked.append(config)
+        progress("[  0.0 s] done")
+        if device == "ice40-up5k" and config.unaligned:
+            raise DoesNotFit("the design does not fit ice40-up5k: nextpnr could not place 6551 "
+                             "logic cells of 5280", device, 6551, 5280)
+        return _result(device, 4400 if config.unaligned else 4000, 300, 2000, {"DP16KD": 1},
+                       120.0)
+
+    monkeypatch.setattr(hauler.synth, "synthesize", fake)
+    return asked
+
+
+def test_cli_synth_reports_both_builds(fake_synthesize, capsys):
+    main(["synth", "--device", "ecp5-85f", "--channels", "1"])
+    assert fake_synthesize == [Config(channels=1, unaligned=False), Config(channels=1)]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"hauler synth: {Config(channels=1, unaligned=False).key()} on ecp5-85f"
+    assert out[2] == f"hauler synth: {Config(channels=1).key()} on ecp5-85f"
+    assert out[4].startswith("ecp5-85f: core only")
+    assert out[6].split() == ["LUT4", "4000", "4400", "+400", "(+10.0%)"]
+    assert out[-1].endswith("+8.7% (target at most +30%: met)")
+
+
+@pytest.mark.parametrize("option", ["--no-unaligned", "--no-compare"])
+def test_cli_synth_one_build(fake_synthesize, capsys, option):
+    main(["synth", "--device", "ecp5-85f", option])
+    assert fake_synthesize == [Config(unaligned=option != "--no-unaligned")]
+    out = capsys.readouterr().out
+    assert "extra" not in out and re.search(r"^  LUT4 +4[04]00$", out, re.M)
+
+
+def test_cli_synth_reports_a_build_that_does_not_fit(fake_synthesize, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["synth", "--device", "ice40-up5k"])
+    assert info.value.code == 1
+    captured = capsys.readouterr()
+    assert "does not fit: 6551 of 5280 logic cells" in captured.out
+    assert re.search(r"^  LUT4 +4000 +-$", captured.out, re.M)
+    assert captured.err == ("hauler synth: error: the design does not fit ice40-up5k: nextpnr "
+                            "could not place 6551 logic cells of 5280\n")

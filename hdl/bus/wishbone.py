@@ -32,10 +32,11 @@ class WishboneAdapter(wiring.Component):
     (the next burst of the cycle may start elsewhere); its other beats carry 010, or 001 for
     a constant-address burst. ``adr`` is a word address.
 
-    A bus cycle takes no new burst once its bursts add up to ``max_cycle_beats`` beats, or
-    when the other direction was already waiting when it began. It ends when every burst it
-    took is answered; ``cyc`` then drops for one cycle so another master can win the bus.
-    When both directions wait, they take turns.
+    A bus cycle takes no new burst once its bursts add up to ``max_cycle_beats`` beats. It
+    ends when every burst it took is answered; ``cyc`` then drops for one cycle so another
+    master can win the bus. When both directions wait, they take turns. So each turn of
+    direction, which pays the memory's latency once, carries up to ``max_cycle_beats`` beats
+    (and the other direction waits no longer than that).
 
     On ERR the adapter stops strobing (a stalled strobe stays on the bus until taken) and
     waits for the strobes already sent. If the burst being strobed is the one that failed,
@@ -94,7 +95,6 @@ class WishboneAdapter(wiring.Component):
         held = Signal()         # the strobe on the bus was stalled: it stays until taken
         # Beats of the bursts the bus cycle took.
         taken = Signal(range(self._max_cycle_beats + 2 ** (BEATS_WIDTH - 1)))
-        other_waited = Signal()  # the other direction was waiting when the cycle began
         prefer_write = Signal()
         # --- Response side.
         pending = Signal(range(IN_FLIGHT * 2 ** (BEATS_WIDTH - 1) + 1))  # strobes not answered
@@ -172,7 +172,6 @@ class WishboneAdapter(wiring.Component):
                 with m.If(load):
                     m.d.sync += [
                         we.eq(pick_write), prefer_write.eq(~pick_write),
-                        other_waited.eq(Mux(pick_write, rcmd.valid, wcmd.valid)),
                         taken.eq(cmd.beats),
                     ]
                     m.next = "CYCLE"
@@ -183,7 +182,7 @@ class WishboneAdapter(wiring.Component):
                 room = bursts.w_rdy & ~(we & b_queue.r_rdy)
                 m.d.comb += [
                     load_write.eq(we),
-                    load.eq(free & room & ~stop & ~other_waited &
+                    load.eq(free & room & ~stop &
                             (taken < self._max_cycle_beats) & Mux(we, wcmd.valid, rcmd.valid)),
                 ]
                 with m.If(load):

@@ -15,8 +15,9 @@ def _tagged(field, layout, channels):
                               "channel": unsigned(max(1, (channels - 1).bit_length()))})
 
 
-def ChannelBurst(addr_width, channels):
-    return _tagged("burst", Burst(addr_width), channels)
+def ChannelBurst(addr_width, channels, **burst_options):
+    """A burst (:func:`~.planner.Burst`, with ``burst_options``) and its channel."""
+    return _tagged("burst", Burst(addr_width, **burst_options), channels)
 
 
 class RoundRobinArbiter(wiring.Component):
@@ -113,6 +114,7 @@ class RoundRobinArbiter(wiring.Component):
             m.d.sync += last.eq(chosen)
 
 
-def BurstArbiter(*, addr_width, channels):
+def BurstArbiter(*, addr_width, channels, **burst_options):
     """The arbiter of the planners' bursts in front of the data mover."""
-    return RoundRobinArbiter(Burst(addr_width), channels=channels, field="burst")
+    return RoundRobinArbiter(Burst(addr_width, **burst_options), channels=channels,
+                             field="burst")

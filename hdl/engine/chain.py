@@ -181,7 +181,8 @@ class ChainWalker:
             m.d.comb += self._clear.eq(1)
             m.next = "SG"
 
-    def run(self, m, *, completed, raise_done, finish, halt_on_error, status, err_addr):
+    def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status,
+            err_addr):
         channel, regs, planner = self._channel, self._regs, self._planner
         queue, head = self._queue, self._entry(self._queue.r_data)
         nxt, desc_fault = self._next, self._desc_fault
@@ -249,7 +250,8 @@ class ChainWalker:
             with m.Else():
                 # Now the descriptor is complete, as the driver will see it.
                 m.d.comb += [self._popped.eq(1), queue.r_en.eq(1), raise_done.eq(head.irq)]
-                m.d.sync += completed.eq(completed + 1)
+                # BYTES: those of the last descriptor completed.
+                m.d.sync += [completed.eq(completed + 1), byte_count.eq(head.bytes)]
                 with m.If(head.last & ~halting):
                     finish()
                     m.next = "IDLE"

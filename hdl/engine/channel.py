@@ -5,6 +5,7 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, unsigned
 from amaranth.lib import data, stream
 
 from ..descriptor import Writeback
+from ..memport import BEATS_WIDTH
 from ..registers import XFER_FIELDS, ErrorCode
 from .chain import ChainWalker
 from .descriptors import FetchBeat
@@ -47,8 +48,8 @@ class Channel(Elaboratable):
     -------
     planner : BurstPlanner
         Its ``bursts`` stream goes to the arbiter.
-    retire_valid, retire_beats, retire_end : Signal, in
-        One of our bursts retired, with this many beats written (0 when dropped), and
+    retire_valid, retire_bytes, retire_end : Signal, in
+        One of our bursts retired, with this many bytes written (0 when dropped), and
         whether it was the final burst of its transfer.
     fault_valid, fault_code, fault_addr : Signal, in
         A bus error on one of our bursts: READ_ERROR or WRITE_ERROR, and its address.
@@ -69,9 +70,10 @@ class Channel(Elaboratable):
         self._config = config
         self._regs = regs
         self.planner = BurstPlanner(addr_width=config.addr_width, len_width=config.len_width,
-                                    beat_shift=config.beat_shift, max_burst=config.max_burst)
+                                    beat_shift=config.beat_shift, max_burst=config.max_burst,
+                                    unaligned=config.unaligned)
         self.retire_valid = Signal()
-        self.retire_beats = Signal(9)
+        self.retire_bytes = Signal(BEATS_WIDTH + config.beat_shift)
         self.retire_end = Signal()
         self.fault_valid = Signal()
         self.fault_code = Signal(ErrorCode)
@@ -130,10 +132,16 @@ class Channel(Elaboratable):
         dst_mode = regs["XFER", "DST_MODE"]
         # Judged from the registers of the cycle before, like the planner sizes its first
         # burst: the wide compares stay off the path from START to the planner.
+        lane_bits = cfg.beat_bytes - 1
+        if cfg.unaligned:
+            # Any byte, but a FIXED side is one register: a whole beat at an aligned address.
+            misaligned = (((src & lane_bits) != 0) & (src_mode == MODE_FIXED)) | \
+                         (((dst & lane_bits) != 0) & (dst_mode == MODE_FIXED))
+        else:
+            misaligned = ((src | dst | length) & lane_bits).any()
         bad = Signal()
         m.d.sync += bad.eq(
-            (length == 0) |
-            ((src | dst | length) & (cfg.beat_bytes - 1)).any() |   # unaligned: not built
+            (length == 0) | misaligned |
             (src_mode > MODE_FIXED) | (dst_mode > MODE_FIXED) |    # streams: not built
             regs["XFER", "REQ"]                                    # req/ack: not built
         )
@@ -158,8 +166,6 @@ class Channel(Elaboratable):
         inflight = Signal(range(max_inflight + 1))
         emitted = planner.bursts.valid & planner.bursts.ready
         m.d.sync += inflight.eq(inflight + emitted - self.retire_valid)
-        with m.If(self.retire_valid):
-            m.d.sync += byte_count.eq(byte_count + (self.retire_beats << cfg.beat_shift))
 
         stop_pending = Signal()
         halting = status["BUSY"] & (status["ERR_CODE"] != ErrorCode.NONE)
@@ -234,6 +240,8 @@ class Channel(Elaboratable):
             with m.State("RUN"):
                 with m.If(regs["CTRL", "STOP"]):
                     m.d.sync += stop_pending.eq(1)
+                with m.If(self.retire_valid):
+                    m.d.sync += byte_count.eq(byte_count + self.retire_bytes)
                 catch_faults()
                 with m.If(drained):
                     with m.If(status["ERR_CODE"] != ErrorCode.NONE):
@@ -259,7 +267,8 @@ class Channel(Elaboratable):
                     with m.If(regs["CTRL", "STOP"]):
                         m.d.sync += stop_pending.eq(1)
                     catch_faults((sg.write_failed, ErrorCode.DESC_WRITE_ERROR, sg.head_addr))
-                    sg.run(m, completed=completed, raise_done=raise_done, finish=finish,
+                    sg.run(m, completed=completed, byte_count=byte_count,
+                           raise_done=raise_done, finish=finish,
                            halt_on_error=halt_on_error, status=status, err_addr=err_addr)
         return m
 

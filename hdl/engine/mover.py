@@ -1,6 +1,6 @@
 """The data mover: reads bursts into a FIFO, writes them out, retires them to their channels."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..memport import BEATS_WIDTH, ReadPortSignature, WritePortSignature
 from .arbiter import ChannelBurst
 from .beatfifo import BeatFifo
+from .realigner import lanes_from, lanes_upto, merge_lanes, rotate_lanes
 
 
 __all__ = ["DataMover"]
@@ -19,10 +20,11 @@ def _event(addr_width, channels, **extra):
                               **extra})
 
 
-def RetireEvent(addr_width, channels):
-    """A burst left the engine: its writes are acknowledged (``beats``) or it was dropped (0).
-    ``end``: it was the final burst of its transfer."""
-    return _event(addr_width, channels, beats=unsigned(BEATS_WIDTH), end=unsigned(1))
+def RetireEvent(addr_width, channels, beat_shift):
+    """A burst left the engine: its writes are acknowledged (``bytes``) or it was dropped
+    (0). ``end``: it was the final burst of its transfer."""
+    return _event(addr_width, channels, bytes=unsigned(BEATS_WIDTH + beat_shift),
+                  end=unsigned(1))
 
 
 def FaultEvent(addr_width, channels):
@@ -52,6 +54,10 @@ class DataMover(wiring.Component):
     Bursts of a channel in ``discard`` (halting after an error), and bursts whose read failed,
     are dropped from the FIFO without being written. Every burst is retired exactly once.
 
+    With ``unaligned``, the bursts come from planners of byte-granular transfers and the
+    realigner (:mod:`.realigner`) sits on both sides of the FIFO: a burst may then read one
+    beat more or fewer than it writes, or none at all on one side.
+
     Members
     -------
     bursts : In(stream of ChannelBurst)
@@ -62,7 +68,9 @@ class DataMover(wiring.Component):
     """
 
     def __init__(self, *, addr_width, data_width, channels, outstanding, fifo_depth,
-                 max_burst):
+                 max_burst, unaligned=False):
+        self._unaligned = unaligned
+        self._beat_shift = (data_width // 8).bit_length() - 1
         self._addr_width = addr_width
         self._data_width = data_width
         self._channels = channels
@@ -73,18 +81,22 @@ class DataMover(wiring.Component):
         # read plus a FIFO full of whole bursts queued for the writer (a power of two).
         self._queued = 1 << (outstanding + max(2, fifo_depth // max_burst) - 1).bit_length()
         super().__init__({
-            "bursts": In(stream.Signature(ChannelBurst(addr_width, channels))),
+            "bursts": In(stream.Signature(ChannelBurst(addr_width, channels,
+                                                       beat_shift=self._beat_shift,
+                                                       unaligned=unaligned))),
             "read": Out(ReadPortSignature(addr_width=addr_width, data_width=data_width)),
             "write": Out(WritePortSignature(addr_width=addr_width, data_width=data_width)),
             "discard": In(channels),
-            "retire": Out(RetireEvent(addr_width, channels)),
+            "retire": Out(RetireEvent(addr_width, channels, self._beat_shift)),
             "read_fault": Out(FaultEvent(addr_width, channels)),
             "write_fault": Out(FaultEvent(addr_width, channels)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        shift = (self._data_width // 8).bit_length() - 1
+        shift = self._beat_shift
+        lanes = 1 << shift
+        unaligned = self._unaligned
         chan_shape = self.retire.channel.shape()
         # Events are decided here and registered on the way out: the channels' counters
         # and error registers then start from flip-flops, not from the bus inputs.
@@ -96,15 +108,25 @@ class DataMover(wiring.Component):
             _register_payload(m, event, decided)
         aw = self._addr_width
 
+        # What the realigner adds to each side's record of a burst (see planner.Burst).
+        lane = unsigned(shift)
+        read_lanes = {"rotate": lane} if unaligned else {}
+        write_lanes = {"no_read": unsigned(1), "pre": unsigned(1), "tail": unsigned(1),
+                       "split": lane, "first_lane": lane, "last_lane": lane} \
+            if unaligned else {}
         read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
-                                       "fixed": unsigned(1)})
+                                       "fixed": unsigned(1), **read_lanes})
         write_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
                                         "beats": unsigned(BEATS_WIDTH), "fixed": unsigned(1),
-                                        "end": unsigned(1)})
+                                        "end": unsigned(1), **write_lanes})
+        bytes_shape = self.retire.bytes.shape()
         resp_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
-                                       "beats": unsigned(BEATS_WIDTH), "end": unsigned(1)})
-        # The index of a burst's last beat, not its length: no subtraction on the W path.
-        beat_plan = data.StructLayout({"last": unsigned(BEATS_WIDTH - 1), "drop": unsigned(1)})
+                                       "bytes": bytes_shape, "end": unsigned(1)})
+        # The index of a burst's last step, not its length: no subtraction on the W path.
+        # A step writes a beat, except a ``pre`` step, which only reads one into the carry.
+        beat_plan = data.StructLayout({"last": unsigned(BEATS_WIDTH - 1), "drop": unsigned(1),
+                                       **({"channel": chan_shape, **write_lanes}
+                                          if unaligned else {})})
 
         m.submodules.data_fifo = data_fifo = BeatFifo(width=self._data_width,
                                                       depth=self._fifo_depth)
@@ -133,16 +155,19 @@ class DataMover(wiring.Component):
         unreserved = Signal.like(free_beats)
         room = Signal(init=1)
         burst = self.bursts.payload.burst
+        reads = burst.reads if unaligned else burst.beats
+        # A burst that reads nothing (its beats are all in the carry) sends no command.
+        no_read = (reads == 0) if unaligned else 0
         cmd = self.read.cmd
+        can_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
         take = Signal()
         m.d.comb += [
-            cmd.valid.eq(self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took &
-                         room),
-            cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(burst.beats),
+            cmd.valid.eq(can_take & ~no_read),
+            cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
             cmd.payload.fixed.eq(burst.src_fixed),
-            take.eq(cmd.valid & cmd.ready),
+            take.eq(can_take & (cmd.ready | no_read)),
             self.bursts.ready.eq(take),
-            read_queue.w_en.eq(take),
+            read_queue.w_en.eq(take & ~no_read),
             write_queue.w_en.eq(take),
         ]
         rq_in = read_info(read_queue.w_data)
@@ -154,17 +179,26 @@ class DataMover(wiring.Component):
             wq_in.beats.eq(burst.beats), wq_in.fixed.eq(burst.dst_fixed),
             wq_in.end.eq(burst.end),
         ]
+        if unaligned:
+            m.d.comb += [
+                rq_in.rotate.eq(-burst.split),
+                wq_in.no_read.eq(no_read), wq_in.pre.eq(burst.pre), wq_in.tail.eq(burst.tail),
+                wq_in.split.eq(burst.split), wq_in.first_lane.eq(burst.first_lane),
+                wq_in.last_lane.eq(burst.last_lane),
+            ]
 
-        # --- Read data: into the FIFO; report errors with the beat address. Room for every
-        # beat was reserved before the burst was asked for, so the FIFO's own `w_rdy` is
-        # not consulted (it would lengthen the path from the FIFO level to the channels).
+        # --- Read data: into the FIFO (rotated to the lanes it is written to); report errors
+        # with the beat address. Room for every beat was reserved before the burst was asked
+        # for, so the FIFO's own `w_rdy` is not consulted (it would lengthen the path from
+        # the FIFO level to the channels).
         r = self.read.r
         head = read_info(read_queue.r_data)
         beat_index = Signal(BEATS_WIDTH)
         burst_err = Signal()
         m.d.comb += [
             r.ready.eq(read_queue.r_rdy),
-            data_fifo.w_data.eq(r.payload.data),
+            data_fifo.w_data.eq(rotate_lanes(r.payload.data, head.rotate, lanes)
+                                if unaligned else r.payload.data),
         ]
         with m.If(r.valid & r.ready):
             m.d.comb += data_fifo.w_en.eq(1)
@@ -188,19 +222,31 @@ class DataMover(wiring.Component):
         entry = write_info(write_queue.r_data)
         next_valid = Signal()
         next_burst = Signal(write_info, reset_less=True)
-        next_last = Signal(BEATS_WIDTH - 1, reset_less=True)     # index of its last beat
+        next_last = Signal(BEATS_WIDTH - 1, reset_less=True)     # index of its last step
         next_read_err = Signal(reset_less=True)
-        advance = ~next_valid & write_queue.r_rdy & read_done.r_rdy
-        m.d.comb += [write_queue.r_en.eq(advance), read_done.r_en.eq(advance)]
+        next_bytes = Signal(bytes_shape, reset_less=True)
+        if unaligned:
+            read_wait = ~entry.no_read
+            entry_pre = entry.pre
+            # The partial first and last beats' lanes are not written.
+            entry_bytes = (entry.beats << shift) - entry.first_lane + entry.last_lane + 1 - lanes
+        else:
+            read_wait, entry_pre, entry_bytes = Const(1), 0, entry.beats << shift
+        advance = ~next_valid & write_queue.r_rdy & (read_done.r_rdy | ~read_wait)
+        m.d.comb += [write_queue.r_en.eq(advance), read_done.r_en.eq(advance & read_wait)]
         with m.If(advance):
-            m.d.sync += [next_valid.eq(1), next_burst.eq(entry), next_last.eq(entry.beats - 1),
-                         next_read_err.eq(read_done.r_data)]
+            m.d.sync += [next_valid.eq(1), next_burst.eq(entry),
+                         next_last.eq(entry.beats + entry_pre - 1),
+                         next_read_err.eq(read_done.r_data & read_wait),
+                         next_bytes.eq(entry_bytes)]
         drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
+        # A burst that writes nothing (it only reads ahead) retires at once, like a dropped one.
+        writes = ~drop & (next_burst.beats != 0)
         start = Signal()
         m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
                              beat_plans.w_rdy & resp_queue.w_rdy &
-                             # A dropped burst retires now: not in the cycle a B retires one.
-                             ~(drop & self.write.b.valid))
+                             # Retiring now: not in the cycle a B retires a burst.
+                             ~(~writes & self.write.b.valid))
         with m.If(start):
             m.d.sync += next_valid.eq(0)
         plan_in = beat_plan(beat_plans.w_data)
@@ -209,23 +255,27 @@ class DataMover(wiring.Component):
             beat_plans.w_en.eq(start),
             plan_in.last.eq(next_last), plan_in.drop.eq(drop),
             resp_in.channel.eq(next_burst.channel), resp_in.dst.eq(next_burst.dst),
-            resp_in.beats.eq(next_burst.beats), resp_in.end.eq(next_burst.end),
-            resp_queue.w_en.eq(start & ~drop),
+            resp_in.bytes.eq(next_bytes), resp_in.end.eq(next_burst.end),
+            resp_queue.w_en.eq(start & writes),
         ]
+        if unaligned:
+            m.d.comb += plan_in.channel.eq(next_burst.channel)
+            for name in write_lanes:
+                m.d.comb += plan_in[name].eq(next_burst[name])
         # Payload registers without reset (see _register_payload).
         wcmd_payload = Signal.like(wcmd.payload, reset_less=True)
         m.d.comb += wcmd.payload.eq(wcmd_payload)
         with m.If(wcmd.ready):
             m.d.sync += wcmd.valid.eq(0)
-        with m.If(start & ~drop):
+        with m.If(start & writes):
             m.d.sync += [wcmd.valid.eq(1), wcmd_payload.addr.eq(next_burst.dst),
                          wcmd_payload.beats.eq(next_burst.beats),
                          wcmd_payload.fixed.eq(next_burst.fixed)]
 
         # --- Write data: stream each planned burst's beats out of the FIFO (or drop them),
         # through an output register: W does not start at the block RAM's slow output. The
-        # burst being written is held in registers (beats left, and whether the next beat is
-        # its last), loaded from the plan queue as the previous burst's last beat leaves: no
+        # burst being written is held in registers (steps left, and whether the next step is
+        # its last), loaded from the plan queue as the previous burst's last step goes: no
         # compare and no queue logic between W's ready and the next beat.
         w = self.write.w
         plan = beat_plan(beat_plans.r_data)
@@ -234,28 +284,73 @@ class DataMover(wiring.Component):
         beats_left = Signal(BEATS_WIDTH - 1, reset_less=True)   # after the next one
         next_is_last = Signal(reset_less=True)
         # The beats of a planned burst are all in the FIFO already (store-and-forward).
-        send = writing & ~writing_drop & (~w.valid | w.ready)
-        pop = send | (writing & writing_drop)
-        load = beat_plans.r_rdy & (~writing | (pop & next_is_last))
-        w_data = Signal(self._data_width, reset_less=True)
+        w_free = ~w.valid | w.ready
+        if unaligned:
+            reading_ahead = Signal(reset_less=True)     # the step is a `pre`: no beat written
+            tail = Signal(reset_less=True)
+            from_fifo = Signal(lanes, reset_less=True)  # lanes from the FIFO, not the carry
+            first_strb = Signal(lanes, reset_less=True)
+            last_strb = Signal(lanes, reset_less=True)
+            step = writing & (writing_drop | reading_ahead | w_free)
+            send = step & ~writing_drop & ~reading_ahead
+            # The final step of a `tail` burst writes from the carry alone.
+            pop = step & ~(tail & next_is_last)
+        else:
+            step = writing & (writing_drop | w_free)
+            send = step & ~writing_drop
+            pop = step
+        load = beat_plans.r_rdy & (~writing | (step & next_is_last))
+        w_data = Signal(self._data_width, reset_less=not unaligned)  # (merged: combinational)
+        w_strb = Signal(lanes, reset_less=True)
         w_last = Signal(reset_less=True)
         m.d.comb += [data_fifo.r_en.eq(pop), beat_plans.r_en.eq(load),
-                     w.payload.data.eq(w_data), w.payload.strb.eq(-1),
-                     w.payload.last.eq(w_last)]
+                     w.payload.data.eq(w_data), w.payload.last.eq(w_last),
+                     w.payload.strb.eq(w_strb if unaligned else -1)]
         with m.If(w.ready):
             m.d.sync += w.valid.eq(0)
         with m.If(send):
-            m.d.sync += [w.valid.eq(1), w_data.eq(data_fifo.r_data), w_last.eq(next_is_last)]
+            m.d.sync += [w.valid.eq(1), w_last.eq(next_is_last)]
         with m.If(load):
             m.d.sync += [writing.eq(1), writing_drop.eq(plan.drop), beats_left.eq(plan.last),
                          next_is_last.eq(plan.last == 0)]
-        with m.Elif(pop & next_is_last):
+        with m.Elif(step & next_is_last):
             m.d.sync += writing.eq(0)
-        with m.Elif(pop):
+        with m.Elif(step):
             m.d.sync += [beats_left.eq(beats_left - 1), next_is_last.eq(beats_left == 1)]
 
+        if unaligned:
+            # Each channel's carry is the last beat popped for it. The W register holds the
+            # beat read and the carry apart, merged on the way out: the block RAM's slow
+            # output goes straight into flip-flops, and so does every carry.
+            fifo_head = data_fifo.r_data
+            writing_channel = Signal(chan_shape, reset_less=True)
+            carries = Array(Signal(self._data_width, name=f"carry{n}", reset_less=True)
+                            for n in range(self._channels))
+            with m.If(pop):
+                m.d.sync += carries[writing_channel].eq(fifo_head)
+            w_head = Signal(self._data_width, reset_less=True)
+            w_carry = Signal(self._data_width, reset_less=True)
+            w_from_head = Signal(lanes, reset_less=True)
+            m.d.comb += w_data.eq(merge_lanes(w_from_head, w_head, w_carry, lanes))
+            with m.If(send):
+                m.d.sync += [w_head.eq(fifo_head), w_carry.eq(carries[writing_channel]),
+                             w_from_head.eq(from_fifo),
+                             w_strb.eq(first_strb & Mux(next_is_last, last_strb, -1)),
+                             first_strb.eq(-1)]     # only the first beat starts partway
+            with m.If(load):
+                m.d.sync += [writing_channel.eq(plan.channel),
+                             reading_ahead.eq(plan.pre), tail.eq(plan.tail),
+                             from_fifo.eq(lanes_from(plan.split, lanes)),
+                             first_strb.eq(lanes_from(plan.first_lane, lanes)),
+                             last_strb.eq(lanes_upto(plan.last_lane, lanes))]
+            with m.Elif(step):
+                m.d.sync += reading_ahead.eq(0)
+        else:
+            with m.If(send):
+                m.d.sync += w_data.eq(data_fifo.r_data)
+
         m.d.comb += unreserved.eq(free_beats - Mux(took, reserving, 0))
-        m.d.sync += [took.eq(take), reserving.eq(burst.beats),
+        m.d.sync += [took.eq(take), reserving.eq(reads),
                      free_beats.eq(unreserved + pop),
                      room.eq(unreserved >= self._max_burst)]
 
@@ -266,13 +361,13 @@ class DataMover(wiring.Component):
         with m.If(b.valid & b.ready):
             m.d.comb += [
                 retire.valid.eq(1), retire.channel.eq(resp.channel),
-                retire.beats.eq(resp.beats), retire.end.eq(resp.end),
+                retire.bytes.eq(resp.bytes), retire.end.eq(resp.end),
             ]
             with m.If(b.payload.err):
                 m.d.comb += [write_fault.valid.eq(1),
                              write_fault.channel.eq(resp.channel),
                              write_fault.addr.eq(resp.dst)]
-        with m.Elif(start & drop):
+        with m.Elif(start & ~writes):
             m.d.comb += [retire.valid.eq(1), retire.channel.eq(next_burst.channel),
                          retire.end.eq(next_burst.end)]
         return m

@@ -16,30 +16,52 @@ PAGE_BITS = 12
 
 
 def Transfer(addr_width, len_width):
-    """One transfer of ``length`` bytes (aligned to the beat size: checked before planning)."""
+    """One transfer of ``length`` bytes from ``src`` to ``dst`` (checked before planning:
+    beat aligned unless the realigner is built)."""
     return data.StructLayout({
         "src": unsigned(addr_width), "dst": unsigned(addr_width), "length": unsigned(len_width),
         "src_fixed": unsigned(1), "dst_fixed": unsigned(1),
     })
 
 
-def Burst(addr_width):
-    """One burst of a transfer: the same beats read from ``src`` and written to ``dst``.
+def Burst(addr_width, *, beat_shift=2, unaligned=False):
+    """One burst of a transfer: ``beats`` beats written from ``dst``, read from ``src``.
 
     ``end`` marks the transfer's final burst (scatter-gather writes a descriptor back once
-    that burst retires)."""
-    return data.StructLayout({
+    that burst retires).
+
+    With the realigner, the bytes of a transfer are a stream: the read beats go through a
+    byte rotation, and each written beat merges the rotated beat read with the one before
+    (the *carry*, kept per channel across its bursts). Write beat j of a transfer pairs with
+    read beat j + ``pre`` of it, so a burst reads ``reads`` = ``beats`` + ``pre`` - ``tail``
+    beats, where
+
+    - ``pre``: the first burst of a transfer whose source starts at a later byte lane than
+      its destination reads one beat ahead into the carry (it may write none at all);
+    - ``tail``: the final burst's last beat takes all its bytes from the carry, and reads
+      none (a burst may then read none at all);
+    - lanes from ``split`` up come from the beat read, the others from the carry;
+    - ``first_lane`` and ``last_lane`` bound the byte strobes of the burst's first and last
+      beats (the transfer's partial beats; 0 and all lanes elsewhere).
+    """
+    fields = {
         "src": unsigned(addr_width), "dst": unsigned(addr_width),
         "beats": unsigned(BEATS_WIDTH),
         "src_fixed": unsigned(1), "dst_fixed": unsigned(1), "end": unsigned(1),
-    })
+    }
+    if unaligned:
+        lane = unsigned(beat_shift)
+        fields.update(reads=unsigned(BEATS_WIDTH), pre=unsigned(1), tail=unsigned(1),
+                      split=lane, first_lane=lane, last_lane=lane)
+    return data.StructLayout(fields)
 
 
 class BurstPlanner(wiring.Component):
     """Emits the bursts of one transfer, one every third cycle at most.
 
     Each burst is as long as possible: at most ``max_burst`` beats (16 when either side is
-    FIXED), never crossing a 4 KiB page on an incrementing side, never past the end.
+    FIXED) on either side, never crossing a 4 KiB page on an incrementing side, never past
+    the end.
 
     Parameters
     ----------
@@ -47,6 +69,9 @@ class BurstPlanner(wiring.Component):
     beat_shift : int
         log2 of the bytes per beat.
     max_burst : int
+    unaligned : bool
+        Plan byte-granular transfers for the realigner (see :func:`Burst`); else transfers
+        are whole beats.
 
     Members
     -------
@@ -61,14 +86,17 @@ class BurstPlanner(wiring.Component):
         No transfer in progress and no burst waiting on ``bursts``.
     """
 
-    def __init__(self, *, addr_width, len_width, beat_shift, max_burst):
+    def __init__(self, *, addr_width, len_width, beat_shift, max_burst, unaligned=False):
         self._addr_width = addr_width
+        self._len_width = len_width
         self._beat_shift = beat_shift
         self._max_burst = max_burst
+        self._unaligned = unaligned
         super().__init__({
             "transfer": In(Transfer(addr_width, len_width)),
             "go": In(1),
-            "bursts": Out(stream.Signature(Burst(addr_width))),
+            "bursts": Out(stream.Signature(Burst(addr_width, beat_shift=beat_shift,
+                                                 unaligned=unaligned))),
             "abort": In(1),
             "idle": Out(1),
         })
@@ -80,6 +108,8 @@ class BurstPlanner(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         shift = self._beat_shift
+        lanes = 1 << shift
+        unaligned = self._unaligned
 
         # The offered burst is the planner's own state: ``bursts.payload`` holds the
         # addresses of the next burst, and they only move once it is taken.
@@ -91,27 +121,54 @@ class BurstPlanner(wiring.Component):
         src, dst = state.src, state.dst
         beats = state.beats
         src_fixed, dst_fixed = state.src_fixed, state.dst_fixed
-        remaining = Signal(len(self.transfer.length) - shift, reset_less=True)  # in beats
+        # Beats left to write: one more than the length's beats when the ends are partial.
+        remaining = Signal(self._len_width - shift + unaligned, reset_less=True)
         active = Signal()
+
+        # The byte lanes of the transfer (constant while it runs) and whether the next burst
+        # is its first; all zero without the realigner.
+        if unaligned:
+            dst_lane = Signal(shift, reset_less=True)
+            last_lane = Signal(shift, reset_less=True)
+            first = Signal(reset_less=True)
+            unwritten = Signal(reset_less=True)   # no beat written yet (`pre` may write none)
+            split = Signal(shift, reset_less=True)
+            ahead = Signal(reset_less=True)     # the source starts at a later lane: read one ahead
+            tail = Signal(reset_less=True)      # the last beat written is all from the carry
+            pre = first & ahead
+        else:
+            pre = tail = 0
 
         # Sizing a burst takes two registered steps (three bounds; then their minimum) and
         # moving the addresses a third: a burst every third cycle at most, plenty for
-        # bursts of three beats or more, and short paths for a high Fmax.
+        # bursts of three beats or more, and short paths for a high Fmax. Each bound comes
+        # with the beats read for it (``pre`` more; the final burst ``tail`` fewer), so
+        # both sides keep within the page and the maximum.
         step = Signal(range(3))
         limit = Mux(src_fixed | dst_fixed, min(self._max_burst, FIXED_MAX_BEATS),
                     self._max_burst)
         bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}", reset_less=True)
                  for i in range(3)]
+        bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
         m.d.comb += self.idle.eq(~active & ~out.valid)
         with m.If(self.idle | (active & (step == 0))):
+            write_limit = limit - pre
             m.d.sync += [
-                bound[0].eq(Mux(remaining < limit, remaining, limit)),
-                fits.eq(remaining <= limit),
-                bound[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src))),
+                bound[0].eq(Mux(remaining < write_limit, remaining, write_limit)),
+                fits.eq(remaining <= write_limit),
+                bound[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src) - pre)),
                 bound[2].eq(Mux(dst_fixed, limit, self._beats_to_page_end(dst))),
                 step.eq(1),
             ]
+            if unaligned:
+                # The beats read for each bound, beside it: no adder after the minimum.
+                m.d.sync += [
+                    bound_reads[0].eq(Mux(remaining <= write_limit,
+                                          remaining[:len(bound[0])] + pre - tail, limit)),
+                    bound_reads[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src))),
+                    bound_reads[2].eq(Mux(dst_fixed, limit, self._beats_to_page_end(dst)) + pre),
+                ]
 
         # While idle the state follows the transfer, and the bounds follow the state, every
         # cycle; `go` freezes both and sets `active`. So no wide load enable hangs off the
@@ -122,30 +179,52 @@ class BurstPlanner(wiring.Component):
                 m.d.sync += [active.eq(remaining != 0), step.eq(1)]
             with m.Else():
                 t = self.transfer
-                m.d.sync += [
-                    src.eq(t.src), dst.eq(t.dst), remaining.eq(t.length[shift:]),
-                    src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed),
-                ]
+                m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
+                if unaligned:
+                    t_split = (t.dst[:shift] - t.src[:shift])[:shift]
+                    t_last_lane = (t.dst[:shift] + t.length[:shift] - 1)[:shift]
+                    m.d.sync += [
+                        src.eq(t.src[shift:] << shift), dst.eq(t.dst[shift:] << shift),
+                        remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
+                        dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
+                        split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
+                        tail.eq(t_last_lane < t_split),
+                        first.eq(1), unwritten.eq(1),
+                    ]
+                else:
+                    m.d.sync += [src.eq(t.src), dst.eq(t.dst),
+                                 remaining.eq(t.length[shift:])]
 
         with m.If(active & (step == 1)):
             a, b, c = bound
             a_least = (a <= b) & (a <= c)
-            m.d.sync += [
-                beats.eq(Mux(a_least, a, Mux(b <= c, b, c))),
-                state.end.eq(fits & a_least),
-                out.valid.eq(1),
-                step.eq(2),
-            ]
+            b_before_c = b <= c
+            end = fits & a_least
+            m.d.sync += [beats.eq(Mux(a_least, a, Mux(b_before_c, b, c))),
+                         state.end.eq(end), out.valid.eq(1), step.eq(2)]
+            if unaligned:
+                ra, rb, rc = bound_reads
+                m.d.sync += [
+                    state.reads.eq(Mux(a_least, ra, Mux(b_before_c, rb, rc))),
+                    state.pre.eq(pre), state.tail.eq(end & tail), state.split.eq(split),
+                    state.first_lane.eq(Mux(unwritten, dst_lane, 0)),
+                    state.last_lane.eq(Mux(end, last_lane, lanes - 1)),
+                ]
+        reads = state.reads if unaligned else beats
         with m.If(out.valid & out.ready):
             m.d.sync += [
                 out.valid.eq(0),
                 remaining.eq(remaining - beats),
                 active.eq(remaining != beats),
                 # The FIXED choice on the narrow increment, not on the wide sum.
-                src.eq(src + Mux(src_fixed, 0, beats << shift)),
+                src.eq(src + Mux(src_fixed, 0, reads << shift)),
                 dst.eq(dst + Mux(dst_fixed, 0, beats << shift)),
                 step.eq(0),
             ]
+            if unaligned:
+                m.d.sync += first.eq(0)
+                with m.If(beats != 0):
+                    m.d.sync += unwritten.eq(0)
         # Abort drops what is not yet offered; a burst already offered stays offered until
         # taken (valid never falls before ready), and is the last.
         with m.If(self.abort & active):
