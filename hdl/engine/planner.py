@@ -149,7 +149,8 @@ class BurstPlanner(wiring.Component):
                     self._max_burst)
         bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}", reset_less=True)
                  for i in range(3)]
-        bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
+        if unaligned:       # the beats read for each bound
+            bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
         m.d.comb += self.idle.eq(~active & ~out.valid)
         with m.If(self.idle | (active & (step == 0))):
