@@ -40,7 +40,10 @@ def _add_config_options(parser):
                         help="leave scatter-gather out (CONFIG.SG reads 0)")
     parser.add_argument("--no-unaligned", dest="unaligned", action="store_false",
                         help="leave the realigner out: addresses and lengths must be "
-                             "multiples of the beat size (CONFIG.UNALIGNED reads 0)")
+                             "multiples of the beat size (CONFIG.UNALIGNED reads 0; "
+                             "implies --no-streams)")
+    parser.add_argument("--no-streams", dest="streams", action="store_false",
+                        help="leave the AXI-Stream ports out (CONFIG.STREAMS reads 0)")
 
 
 def _config(args, **swept):
@@ -48,8 +51,12 @@ def _config(args, **swept):
     options = dict(channels=args.channels, data_width=args.data_width,
                    addr_width=args.addr_width, master=args.master, csr=args.csr,
                    max_burst=args.max_burst, outstanding=args.outstanding,
-                   fifo_depth=args.fifo_depth, sg=args.sg, unaligned=args.unaligned)
-    return Config(**{**options, **swept})
+                   fifo_depth=args.fifo_depth, sg=args.sg, unaligned=args.unaligned,
+                   streams=args.streams)
+    options = {**options, **swept}
+    # Streams need the realigner: leaving it out leaves them out too.
+    options["streams"] = options["streams"] and options["unaligned"]
+    return Config(**options)
 
 
 def _write(text, path):
@@ -76,10 +83,14 @@ def _synth(args):
     from dataclasses import replace
     from .synth import DoesNotFit, format_side_by_side, synthesize
     config = args.config
-    # The realigner's cost: the same build without it first, as the reference column.
-    builds = [("aligned only", replace(config, unaligned=False)), ("unaligned", config)]
+    # The realigner's cost: the same build without it (nor the streams that need it) first,
+    # as the reference column, then with it; then with the streams, when built.
+    builds = [("aligned only", replace(config, unaligned=False, streams=False)),
+              ("unaligned", replace(config, streams=False)), ("with streams", config)]
+    if not config.streams:
+        builds = builds[:2]
     if not config.unaligned or not args.compare:
-        builds = builds[1:]
+        builds = builds[-1:]
     columns = []
     for title, build in builds:
         print(f"hauler synth: {build.key()} on {args.device}", flush=True)

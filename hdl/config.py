@@ -43,6 +43,11 @@ class Config:
     unaligned : bool
         Build the realigner: byte-granular addresses and lengths (CONFIG[22]). Without it,
         both addresses and the length must be multiples of the beat size.
+    streams : bool or None
+        Build the AXI-Stream ports of each channel (ABI §4, CONFIG[21]): ``m_axis<n>``
+        (memory to stream) and ``s_axis<n>`` (stream to memory). They need the realigner,
+        which packs the partial beats of packets: by default (None) streams are built when
+        ``unaligned`` is.
 
     Raises
     ------
@@ -60,16 +65,23 @@ class Config:
     fifo_depth: int = 128
     sg: bool = True
     unaligned: bool = True
+    streams: bool = None
 
     #: Width of LEN / BYTES (ABI: 32-bit registers; PARAMS[31:24] reports it).
     len_width = 32
 
     def __post_init__(self):
+        if self.streams is None:
+            object.__setattr__(self, "streams", self.unaligned)
         for f in fields(self):
             value = getattr(self, f.name)
-            expected = {"master": str, "csr": str, "sg": bool, "unaligned": bool}.get(f.name, int)
+            expected = {"master": str, "csr": str, "sg": bool, "unaligned": bool,
+                        "streams": bool}.get(f.name, int)
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise TypeError(f"{f.name} must be {expected.__name__}, not {value!r}")
+        if self.streams and not self.unaligned:
+            raise ValueError("streams=True needs unaligned=True: the realigner packs the "
+                             "partial beats of packets (or pass streams=False)")
         if not 1 <= self.channels <= 16:
             raise ValueError(f"channels must be 1..16, not {self.channels}")
         if self.data_width not in DATA_WIDTHS:
@@ -103,7 +115,8 @@ class Config:
         """A short name unique to this configuration, for build directories and caches."""
         return (f"ch{self.channels}_d{self.data_width}_a{self.addr_width}_{self.master}_{self.csr}"
                 f"_b{self.max_burst}_o{self.outstanding}_f{self.fifo_depth}" +
-                ("" if self.sg else "_nosg") + ("" if self.unaligned else "_noua"))
+                ("" if self.sg else "_nosg") + ("" if self.unaligned else "_noua") +
+                ("" if self.streams else "_nost"))
 
     def as_dict(self):
         return asdict(self)

@@ -166,10 +166,18 @@ ERROR_CODES = (
     ("DESC_WRITE_ERROR", "Writing a descriptor's status back failed on the bus"),
     ("BAD_DESCRIPTOR", "LEN = 0, a reserved mode, a misaligned NEXT, an address beyond the "
                        "address width, an unaligned address or length without unaligned "
-                       "support, a FIXED address not beat aligned, STREAM on both sides"),
+                       "support, a FIXED address not beat aligned, STREAM on both sides, "
+                       "a stream source's LEN not whole beats, a mode that is not built"),
     ("NOT_OWNED", "A fetched descriptor's STATUS.DONE is already 1"),
     ("ABORTED", "ABORT was written"),
 )
+
+
+class AddressMode(enum.IntEnum):
+    """XFER / descriptor CTRL SRC_MODE and DST_MODE (3 is reserved)."""
+    INCR = 0
+    FIXED = 1
+    STREAM = 2
 
 
 class ErrorCode(enum.Enum, shape=4):

@@ -421,10 +421,10 @@ def format_side_by_side(device, columns):
     Returns
     -------
     str
-        Rows of area and Fmax, one column per build, and with two builds a last column of
-        what the second adds to the first, in cells and in percent; then each build's
-        critical path and, with two builds, the extra logic (LUT4 plus two per carry cell)
-        against :data:`UNALIGNED_TARGET_PERCENT`.
+        Rows of area and Fmax, one column per build, and with two builds or more a last
+        column of what the second adds to the first, in cells and in percent; then each
+        build's critical path and the second's extra logic over the first (LUT4 plus two
+        per carry cell) against :data:`UNALIGNED_TARGET_PERCENT`.
     """
     results = [(title, r) for title, r in columns if isinstance(r, SynthResult)]
     names = [("LUT4", lambda r: r.luts)]
@@ -433,20 +433,22 @@ def format_side_by_side(device, columns):
     names.append(("FF", lambda r: r.ffs))
     rams = sorted({name for _, r in results for name in r.ram_blocks})
     names += [(name, lambda r, name=name: r.ram_blocks.get(name, 0)) for name in rams]
-    both = len(columns) == 2 and len(results) == 2
+    # The extra column: what the second build adds to the first (the realigner's cost).
+    pair = [r for _, r in columns[:2] if isinstance(r, SynthResult)]
+    both = len(pair) == 2
 
     header = ["", *(title for title, _ in columns)] + (["extra"] if both else [])
     rows = []
     for name, get in names:
         cells = [str(get(r)) if isinstance(r, SynthResult) else "-" for _, r in columns]
         if both:
-            base, value = (get(r) for _, r in results)
+            base, value = (get(r) for r in pair)
             cells.append(f"{value - base:+d}{_percent(base, value)}")
         rows.append([name, *cells])
     cells = [f"{r.fmax_mhz:.1f} MHz" if isinstance(r, SynthResult) else _cells_text(r)
              for _, r in columns]
     if both:
-        (_, base), (_, value) = results
+        base, value = pair
         cells.append(f"{value.fmax_mhz - base.fmax_mhz:+.1f} MHz")
     rows.append(["Fmax", *cells])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -460,7 +462,8 @@ def format_side_by_side(device, columns):
             lines.append(f"  critical path, {title}: {r.critical_path[0]} -> "
                          f"{r.critical_path[1]}")
     if both:
-        (base_title, base), (title, value) = results
+        (base_title, _), (title, _) = columns[:2]
+        base, value = pair
         extra = value.lut_equivalents - base.lut_equivalents
         share = 100 * extra / max(base.lut_equivalents, 1)
         met = "met" if share <= UNALIGNED_TARGET_PERCENT else "MISSED"

@@ -6,7 +6,8 @@ from amaranth.lib.wiring import In, Out
 
 from . import registers as regs
 from .bus.axi4 import AXI4Adapter
-from .bus.signatures import AXI4LiteSignature, AXI4Signature, WishboneSignature
+from .bus.signatures import AXI4LiteSignature, AXI4Signature, AXIStreamSignature, \
+    WishboneSignature
 from .bus.wishbone import WishboneAdapter
 from .config import Config
 from .csr.axil import AXI4LiteCsrSlave
@@ -16,7 +17,9 @@ from .engine.arbiter import BurstArbiter, RoundRobinArbiter
 from .engine.channel import Channel
 from .engine.descriptors import DescriptorUnit
 from .engine.mover import DataMover
+from .engine.planner import STREAM_MAX_BEATS
 from .engine.portmux import ReadPortArbiter, WritePortArbiter
+from .engine.streams import StreamEgress, StreamIngress
 from .registers import ErrorCode
 
 
@@ -39,6 +42,9 @@ class DMAController(wiring.Component):
         The memory master (``config.master``).
     irq : Out(1)
         High while any channel has ``IRQ_STATUS & IRQ_ENABLE`` non-zero.
+    m_axis0, s_axis0, m_axis1, ... : Out / In(AXIStreamSignature)
+        Each channel's memory-to-stream output and stream-to-memory input
+        (``config.streams``).
     """
 
     def __init__(self, config=None):
@@ -61,6 +67,11 @@ class DMAController(wiring.Component):
                 addr_width=config.addr_width - config.beat_shift,
                 data_width=config.data_width, pipelined=True))
         members["irq"] = Out(1)
+        if config.streams:
+            for n in range(config.channels):
+                stream = AXIStreamSignature(data_width=config.data_width)
+                members[f"m_axis{n}"] = Out(stream)
+                members[f"s_axis{n}"] = In(stream)
         super().__init__(members)
 
     def _global_values(self):
@@ -75,8 +86,8 @@ class DMAController(wiring.Component):
             ("CONFIG", "ADDR_WIDTH"): cfg.addr_width,
             ("CONFIG", "SG"): int(cfg.sg),
             ("CONFIG", "UNALIGNED"): int(cfg.unaligned),
-            # Not built yet: streams, req/ack.
-            ("CONFIG", "STREAMS"): 0, ("CONFIG", "REQ_ACK"): 0,
+            ("CONFIG", "STREAMS"): int(cfg.streams),
+            ("CONFIG", "REQ_ACK"): 0,           # not built yet
             ("CONFIG", "MASTER"): 0 if cfg.master == "axi4" else 1,
             ("PARAMS", "MAX_BURST"): cfg.max_burst,
             ("PARAMS", "FIFO_DEPTH_LOG2"): cfg.fifo_depth.bit_length() - 1,
@@ -137,6 +148,37 @@ class DMAController(wiring.Component):
             channel.written_err.eq(unit.written.err),
         ]
 
+    def _stream_buffers(self, m, channels, mover):
+        """Each channel's stream ports, through buffers of two bursts (engine/streams.py)."""
+        cfg = self.config
+        # Bursts from and to streams are at most this long (planner.STREAM_MAX_BEATS); a
+        # buffered FIFO of 2 n + 1 keeps 2 n in memory, so its pointers wrap for free.
+        burst = min(cfg.max_burst, STREAM_MAX_BEATS)
+        for n, channel in enumerate(channels):
+            ingress = StreamIngress(data_width=cfg.data_width, depth=2 * burst + 1)
+            egress = StreamEgress(data_width=cfg.data_width, depth=2 * burst + 1,
+                                  burst_limit=burst)
+            m.submodules[f"ch{n}_stream_in"] = ingress
+            m.submodules[f"ch{n}_stream_out"] = egress
+            wiring.connect(m, wiring.flipped(getattr(self, f"s_axis{n}")), ingress.s_axis)
+            wiring.connect(m, egress.m_axis, wiring.flipped(getattr(self, f"m_axis{n}")))
+            wiring.connect(m, ingress.beats, mover.ingress[n])
+            planner, bursts = channel.planner, channel.planner.bursts
+            m.d.comb += [
+                ingress.enable.eq(channel.stream_in_enable),
+                planner.avail.eq(ingress.avail), planner.packet_end.eq(ingress.packet_end),
+                planner.end_lane.eq(ingress.end_lane),
+                ingress.claim_valid.eq(bursts.valid & bursts.ready & bursts.payload.src_stream),
+                ingress.claim_beats.eq(bursts.payload.reads),
+                mover.egress_room[n].eq(egress.room),
+                egress.reserve_valid.eq(mover.egress_reserve[n]),
+                egress.reserve_beats.eq(mover.egress_beats),
+                egress.push_valid.eq(mover.egress_push[n]),
+                egress.push_data.eq(mover.egress_data), egress.push_strb.eq(mover.egress_strb),
+                egress.push_last.eq(mover.egress_last),
+                egress.flush.eq(channel.stream_out_flush),
+            ]
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
@@ -166,13 +208,14 @@ class DMAController(wiring.Component):
         m.submodules.regfile = RegisterFile(csr_port.csr, blocks)
 
         # --- Engine: channels -> arbiter -> mover -> bus adapter.
-        burst_options = dict(beat_shift=cfg.beat_shift, unaligned=cfg.unaligned)
+        burst_options = dict(beat_shift=cfg.beat_shift, unaligned=cfg.unaligned,
+                             streams=cfg.streams)
         m.submodules.arbiter = arbiter = BurstArbiter(addr_width=cfg.addr_width,
                                                       channels=cfg.channels, **burst_options)
         m.submodules.mover = mover = DataMover(
             addr_width=cfg.addr_width, data_width=cfg.data_width, channels=cfg.channels,
             outstanding=cfg.outstanding, fifo_depth=cfg.fifo_depth, max_burst=cfg.max_burst,
-            unaligned=cfg.unaligned)
+            unaligned=cfg.unaligned, streams=cfg.streams)
         wiring.connect(m, arbiter.out, mover.bursts)
 
         if cfg.master == "axi4":
@@ -203,6 +246,7 @@ class DMAController(wiring.Component):
                 channel.retire_valid.eq(ours(mover.retire)),
                 channel.retire_bytes.eq(mover.retire.bytes),
                 channel.retire_end.eq(mover.retire.end),
+                channel.retire_eop.eq(mover.retire.eop if cfg.streams else 0),
                 # A read and a write fault of one channel in the same cycle: the read's
                 # is the earlier failure of the transfer.
                 channel.fault_valid.eq(read_fault | write_fault),
@@ -212,6 +256,8 @@ class DMAController(wiring.Component):
                                                 mover.write_fault.addr)),
             ]
         m.d.comb += mover.discard.eq(Cat(c.discard for c in channels))
+        if cfg.streams:
+            self._stream_buffers(m, channels, mover)
 
         if cfg.sg:
             for kind in ("fetch", "writeback"):

@@ -15,11 +15,8 @@ from hauler import registers as regs
 __all__ = ["Driver", "ChannelStatus", "Mode", "encode", "decode"]
 
 
-class Mode:
-    """Addressing modes of XFER.SRC_MODE / DST_MODE."""
-    INCR = 0
-    FIXED = 1
-    STREAM = 2
+#: Addressing modes of XFER.SRC_MODE / DST_MODE.
+Mode = regs.AddressMode
 
 
 _GLOBAL = {r.name: r for r in regs.GLOBAL_REGISTERS}

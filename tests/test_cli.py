@@ -30,8 +30,20 @@ def test_generate_writes_the_abi_ports(tmp_path):
     ports = {p.strip() for p in header.split(",")}
     assert {"clk", "rst", "irq", "m_wb__adr", "m_wb__stall", "m_wb__err", "m_wb__cti",
             "s_wb__adr", "s_wb__ack"} <= ports
-    assert not any(p.startswith(("m_axi", "s_axil")) for p in ports)
+    assert not any(p.startswith(("m_axi__", "s_axil__")) for p in ports)
     assert re.search(r"output \[63:0\] m_wb__dat_w", text)
+    # Streams are built by default: both stream ports of every channel, as wide as the master.
+    assert {f"{side}_axis{n}__t{name}" for side in ("m", "s") for n in range(3)
+            for name in ("data", "keep", "last", "valid", "ready")} <= ports
+    assert re.search(r"output \[7:0\] m_axis2__tkeep", text)
+    assert re.search(r"input \[63:0\] s_axis0__tdata", text)
+
+
+@pytest.mark.parametrize("option", ["--no-streams", "--no-unaligned"])
+def test_generate_without_streams(tmp_path, option):
+    out = tmp_path / "dma.v"
+    main(["generate", "-o", str(out), option])
+    assert "axis" not in out.read_text()
 
 
 @pytest.mark.parametrize("args,message", [

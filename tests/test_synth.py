@@ -238,32 +238,42 @@ def test_side_by_side_ice40_over_target_and_not_fitting():
 
 @pytest.fixture
 def fake_synthesize(monkeypatch):
-    """``synthesize`` as the CLI sees it, answering at once: the configurations asked for."""
+    """``synthesize`` as the CLI sees it, answering at once: the configurations asked for.
+    On iCE40 the build with streams does not fit."""
     import hauler.synth
     asked = []
 
     def fake(config, device, *, progress):
         asked.append(config)
         progress("[  0.0 s] done")
-        if device == "ice40-up5k" and config.unaligned:
+        if device == "ice40-up5k" and config.streams:
             raise DoesNotFit("the design does not fit ice40-up5k: nextpnr could not place 6551 "
                              "logic cells of 5280", device, 6551, 5280)
-        return _result(device, 4400 if config.unaligned else 4000, 300, 2000, {"DP16KD": 1},
-                       120.0)
+        luts = 4000 + 400 * config.unaligned + 400 * config.streams
+        return _result(device, luts, 300, 2000, {"DP16KD": 1}, 120.0)
 
     monkeypatch.setattr(hauler.synth, "synthesize", fake)
     return asked
 
 
-def test_cli_synth_reports_both_builds(fake_synthesize, capsys):
+def test_cli_synth_reports_the_realigner_and_the_streams_beside(fake_synthesize, capsys):
     main(["synth", "--device", "ecp5-85f", "--channels", "1"])
-    assert fake_synthesize == [Config(channels=1, unaligned=False), Config(channels=1)]
+    builds = [Config(channels=1, unaligned=False), Config(channels=1, streams=False),
+              Config(channels=1)]
+    assert fake_synthesize == builds
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"hauler synth: {Config(channels=1, unaligned=False).key()} on ecp5-85f"
-    assert out[2] == f"hauler synth: {Config(channels=1).key()} on ecp5-85f"
-    assert out[4].startswith("ecp5-85f: core only")
-    assert out[6].split() == ["LUT4", "4000", "4400", "+400", "(+10.0%)"]
-    assert out[-1].endswith("+8.7% (target at most +30%: met)")
+    assert [out[i] for i in (0, 2, 4)] == [f"hauler synth: {c.key()} on ecp5-85f" for c in builds]
+    assert out[6].startswith("ecp5-85f: core only")
+    assert out[7].split() == ["aligned", "only", "unaligned", "with", "streams", "extra"]
+    assert out[8].split() == ["LUT4", "4000", "4400", "4800", "+400", "(+10.0%)"]
+    assert out[-1] == ("  unaligned against aligned only: +400 LUT4 equivalents (LUT4 + 2 x "
+                       "CCU2C), +8.7% (target at most +30%: met)")
+
+
+def test_cli_synth_without_streams_compares_two_builds(fake_synthesize, capsys):
+    main(["synth", "--device", "ecp5-85f", "--no-streams"])
+    assert fake_synthesize == [Config(unaligned=False), Config(streams=False)]
+    assert re.search(r"^  LUT4 +4000 +4400 +\+400 \(\+10.0%\)$", capsys.readouterr().out, re.M)
 
 
 @pytest.mark.parametrize("option", ["--no-unaligned", "--no-compare"])
@@ -271,7 +281,7 @@ def test_cli_synth_one_build(fake_synthesize, capsys, option):
     main(["synth", "--device", "ecp5-85f", option])
     assert fake_synthesize == [Config(unaligned=option != "--no-unaligned")]
     out = capsys.readouterr().out
-    assert "extra" not in out and re.search(r"^  LUT4 +4[04]00$", out, re.M)
+    assert "extra" not in out and re.search(r"^  LUT4 +4[08]00$", out, re.M)
 
 
 def test_cli_synth_reports_a_build_that_does_not_fit(fake_synthesize, capsys):
@@ -280,6 +290,6 @@ def test_cli_synth_reports_a_build_that_does_not_fit(fake_synthesize, capsys):
     assert info.value.code == 1
     captured = capsys.readouterr()
     assert "does not fit: 6551 of 5280 logic cells" in captured.out
-    assert re.search(r"^  LUT4 +4000 +-$", captured.out, re.M)
+    assert re.search(r"^  LUT4 +4000 +4400 +- +\+400 \(\+10.0%\)$", captured.out, re.M)
     assert captured.err == ("hauler synth: error: the design does not fit ice40-up5k: nextpnr "
                             "could not place 6551 logic cells of 5280\n")

@@ -8,7 +8,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["AXI4Signature", "AXI4LiteSignature", "WishboneSignature"]
+__all__ = ["AXI4Signature", "AXI4LiteSignature", "WishboneSignature", "AXIStreamSignature"]
 
 
 # AXI4 burst types (AxBURST).
@@ -74,3 +74,15 @@ class WishboneSignature(wiring.Signature):
         if pipelined:
             members.update({"err": In(1), "stall": In(1), "cti": Out(3), "bte": Out(2)})
         super().__init__(members)
+
+
+class AXIStreamSignature(wiring.Signature):
+    """AXI4-Stream source (``tdata``, ``tkeep``, ``tlast``, ``tvalid``, ``tready``): the
+    memory-to-stream port; the stream-to-memory port is its ``flip()``."""
+
+    def __init__(self, *, data_width):
+        self.data_width = data_width
+        super().__init__({
+            "tdata": Out(data_width), "tkeep": Out(data_width // 8), "tlast": Out(1),
+            "tvalid": Out(1), "tready": In(1),
+        })

@@ -5,7 +5,7 @@ from amaranth.lib import data
 from amaranth.lib.fifo import SyncFIFO
 
 from ..descriptor import Descriptor
-from ..registers import XFER_FIELDS, ErrorCode
+from ..registers import XFER_FIELDS, AddressMode, ErrorCode
 
 
 __all__ = ["ChainWalker", "COMPLETIONS", "STALE_TAG_BITS"]
@@ -50,6 +50,7 @@ class ChainWalker:
         cfg, regs = channel._config, channel._regs
         self._channel, self._regs, self._planner = channel, regs, channel.planner
         self._bad, self._halting, self._stop_pending = bad, halting, stop_pending
+        self._streams = cfg.streams
         aw = cfg.addr_width
 
         # -- Fetching: one request at a time; `fetching` until its event comes back.
@@ -115,8 +116,8 @@ class ChainWalker:
         # only, enough to tell nearby descriptors apart. Two that share them make a fetch
         # look stale when it is not, which costs a fetch again, never a wrong descriptor.
         self._entry = entry = data.StructLayout({
-            "addr": unsigned(aw), "bytes": unsigned(32), "irq": unsigned(1),
-            "last": unsigned(1)})
+            "addr": unsigned(aw), "irq": unsigned(1), "last": unsigned(1),
+            "src_stream": unsigned(1)})
         self._clear = clear = Signal()
         m.submodules.completions = queue = ResetInserter(clear)(
             SyncFIFO(width=entry.size, depth=COMPLETIONS))
@@ -129,10 +130,28 @@ class ChainWalker:
         m.d.sync += ended.eq(ended + clean_end - popped)
         head = entry(queue.r_data)
         self.head_addr = head.addr
+        # What each ended descriptor did, in order: the bytes its bursts wrote (fewer than
+        # LEN when a stream source's packet ended first) and whether that ended it.
+        self._result = result = data.StructLayout({"bytes": unsigned(32), "eop": unsigned(1)})
+        m.submodules.results = results = ResetInserter(clear)(
+            SyncFIFO(width=result.size, depth=COMPLETIONS))
+        self._results = results
+        counted = Signal(32)            # by the bursts of the descriptor retiring
+        with m.If(channel.retire_valid):
+            m.d.sync += counted.eq(Mux(channel.retire_end, 0, counted + channel.retire_bytes))
+        with m.If(clear):
+            m.d.sync += counted.eq(0)
+        ended_result = result(results.w_data)
+        m.d.comb += [results.w_en.eq(clean_end),
+                     ended_result.bytes.eq(counted + channel.retire_bytes),
+                     ended_result.eop.eq(channel.retire_eop)]
+        done = result(results.r_data)
+        self._head_eop = done.eop & head.src_stream
+        self._head_bytes = done.bytes
         # The write-back asked for is the oldest descriptor's, which stays put until then.
         wb = channel.writeback.payload
         m.d.comb += [wb.addr.eq(head.addr), wb.words.status.done.eq(1),
-                     wb.words.bytes.eq(head.bytes)]
+                     wb.words.status.eop.eq(self._head_eop), wb.words.bytes.eq(done.bytes)]
         tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
         in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
                      for i in range(COMPLETIONS)]
@@ -227,8 +246,9 @@ class ChainWalker:
                 pushed = self._entry(queue.w_data)
                 m.d.comb += [
                     planner.go.eq(1), queue.w_en.eq(1),
-                    pushed.addr.eq(current), pushed.bytes.eq(regs["LEN", "VALUE"]),
-                    pushed.irq.eq(regs["XFER", "IRQ"]), pushed.last.eq(regs["XFER", "LAST"]),
+                    pushed.addr.eq(current), pushed.irq.eq(regs["XFER", "IRQ"]),
+                    pushed.last.eq(regs["XFER", "LAST"]),
+                    pushed.src_stream.eq(regs["XFER", "SRC_MODE"] == AddressMode.STREAM),
                 ]
 
         # A stale fetch is made again once every descriptor in flight is written back.
@@ -249,9 +269,12 @@ class ChainWalker:
                 m.d.sync += self._ended.eq(0)
             with m.Else():
                 # Now the descriptor is complete, as the driver will see it.
-                m.d.comb += [self._popped.eq(1), queue.r_en.eq(1), raise_done.eq(head.irq)]
-                # BYTES: those of the last descriptor completed.
-                m.d.sync += [completed.eq(completed + 1), byte_count.eq(head.bytes)]
+                m.d.comb += [self._popped.eq(1), queue.r_en.eq(1), self._results.r_en.eq(1),
+                             raise_done.eq(head.irq)]
+                # BYTES and EOP: those of the last descriptor completed.
+                m.d.sync += [completed.eq(completed + 1), byte_count.eq(self._head_bytes)]
+                if self._streams:
+                    m.d.sync += regs["STATUS", "EOP"].eq(self._head_eop)
                 with m.If(head.last & ~halting):
                     finish()
                     m.next = "IDLE"

@@ -1,12 +1,12 @@
 """One channel: register mode and scatter-gather control, completion, errors and interrupts
 (ABI §2.2, §3)."""
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal, unsigned
+from amaranth.hdl import Cat, Elaboratable, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream
 
 from ..descriptor import Writeback
 from ..memport import BEATS_WIDTH
-from ..registers import XFER_FIELDS, ErrorCode
+from ..registers import XFER_FIELDS, AddressMode, ErrorCode
 from .chain import ChainWalker
 from .descriptors import FetchBeat
 from .planner import BurstPlanner
@@ -14,8 +14,8 @@ from .planner import BurstPlanner
 
 __all__ = ["Channel"]
 
-# Addressing modes of XFER / descriptor CTRL.
-MODE_FIXED = 1
+MODE_FIXED = AddressMode.FIXED
+MODE_STREAM = AddressMode.STREAM
 
 
 class Channel(Elaboratable):
@@ -48,14 +48,18 @@ class Channel(Elaboratable):
     -------
     planner : BurstPlanner
         Its ``bursts`` stream goes to the arbiter.
-    retire_valid, retire_bytes, retire_end : Signal, in
-        One of our bursts retired, with this many bytes written (0 when dropped), and
-        whether it was the final burst of its transfer.
+    retire_valid, retire_bytes, retire_end, retire_eop : Signal, in
+        One of our bursts retired, with this many bytes written (0 when dropped), whether it
+        was the final burst of its transfer, and whether a packet ended there (streams).
     fault_valid, fault_code, fault_addr : Signal, in
         A bus error on one of our bursts: READ_ERROR or WRITE_ERROR, and its address.
     discard : Signal, out
         Ask the mover to drop this channel's bursts.
     irq : Signal, out
+    stream_in_enable : Signal, out (stream builds)
+        Running a transfer from our stream: its buffer may take beats.
+    stream_out_flush : Signal, out (stream builds)
+        Halted on an error or ABORT: end the packet under way on our output stream.
     fetch : stream of {addr}, out (scatter-gather builds)
         Fetch the descriptor at ``addr``.
     fetched_valid, fetched : in
@@ -71,10 +75,13 @@ class Channel(Elaboratable):
         self._regs = regs
         self.planner = BurstPlanner(addr_width=config.addr_width, len_width=config.len_width,
                                     beat_shift=config.beat_shift, max_burst=config.max_burst,
-                                    unaligned=config.unaligned)
+                                    unaligned=config.unaligned, streams=config.streams)
         self.retire_valid = Signal()
         self.retire_bytes = Signal(BEATS_WIDTH + config.beat_shift)
         self.retire_end = Signal()
+        self.retire_eop = Signal()
+        self.stream_in_enable = Signal()
+        self.stream_out_flush = Signal()
         self.fault_valid = Signal()
         self.fault_code = Signal(ErrorCode)
         self.fault_addr = Signal(config.addr_width)
@@ -117,10 +124,7 @@ class Channel(Elaboratable):
         byte_count = regs["BYTES", "VALUE"]
         completed = regs["COMPLETED", "VALUE"]
         err_addr = Signal(cfg.addr_width)
-        m.d.comb += [
-            regs["STATUS", "EOP"].eq(0),   # no stream sources in this build
-            regs["ERR_ADDR_LO", "VALUE"].eq(err_addr[:32]),
-        ]
+        m.d.comb += regs["ERR_ADDR_LO", "VALUE"].eq(err_addr[:32])
         if cfg.addr_width > 32:
             m.d.comb += regs["ERR_ADDR_HI", "VALUE"].eq(err_addr[32:])
 
@@ -139,12 +143,24 @@ class Channel(Elaboratable):
                          (((dst & lane_bits) != 0) & (dst_mode == MODE_FIXED))
         else:
             misaligned = ((src | dst | length) & lane_bits).any()
+        src_stream = src_mode == MODE_STREAM
+        dst_stream = dst_mode == MODE_STREAM
+        if cfg.streams:
+            # A stream source hands over whole beats: a packet that goes on into the next
+            # transfer goes on at a beat boundary.
+            misaligned |= src_stream & ((length & lane_bits) != 0)
+            top_mode = MODE_STREAM
+            both_streams = src_stream & dst_stream
+        else:
+            top_mode, both_streams = MODE_FIXED, 0
+        refused = Signal()      # the transfer in the registers cannot run
         bad = Signal()
-        m.d.sync += bad.eq(
-            (length == 0) | misaligned |
-            (src_mode > MODE_FIXED) | (dst_mode > MODE_FIXED) |    # streams: not built
+        m.d.comb += refused.eq(
+            (length == 0) | misaligned | both_streams |
+            (src_mode > top_mode) | (dst_mode > top_mode) |
             regs["XFER", "REQ"]                                    # req/ack: not built
         )
+        m.d.sync += bad.eq(refused)
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()
@@ -170,8 +186,27 @@ class Channel(Elaboratable):
         stop_pending = Signal()
         halting = status["BUSY"] & (status["ERR_CODE"] != ErrorCode.NONE)
         t = planner.transfer
+        if cfg.streams:
+            # A stream side's address is the byte lane where its stream stands: a stream
+            # source starts every transfer at lane 0 (it hands over whole beats); bytes sent
+            # to a stream go on from where the last transfer left them, unless it ended the
+            # packet (then partial beats are merged in its buffer).
+            out_lane = Signal(cfg.beat_shift)
+            with m.If(planner.go & dst_stream):
+                m.d.sync += out_lane.eq(Mux(regs["XFER", "EOP"], 0,
+                                            (out_lane + length)[:cfg.beat_shift]))
+            m.d.comb += [
+                t.src.eq(Mux(src_stream, 0, src)), t.dst.eq(Mux(dst_stream, out_lane, dst)),
+                t.src_stream.eq(src_stream), t.dst_stream.eq(dst_stream),
+                t.eop.eq(regs["XFER", "EOP"]),
+                # Not for a transfer that will be refused, nor once halting: no beat is
+                # taken that the run will not use.
+                self.stream_in_enable.eq(status["BUSY"] & src_stream & ~refused & ~halting),
+            ]
+        else:
+            m.d.comb += [t.src.eq(src), t.dst.eq(dst)]
         m.d.comb += [
-            t.src.eq(src), t.dst.eq(dst), t.length.eq(length),
+            t.length.eq(length),
             t.src_fixed.eq(src_mode == MODE_FIXED), t.dst_fixed.eq(dst_mode == MODE_FIXED),
             # Halting: drop what is not yet emitted; drop our queued data after an error.
             # (Gated by BUSY: the code of the previous run is still there at START.)
@@ -185,7 +220,7 @@ class Channel(Elaboratable):
 
         def begin_run():
             m.d.sync += [
-                status["DONE"].eq(0), status["ERROR"].eq(0),
+                status["DONE"].eq(0), status["ERROR"].eq(0), regs["STATUS", "EOP"].eq(0),
                 status["ERR_CODE"].eq(ErrorCode.NONE), err_addr.eq(0),
                 byte_count.eq(0), completed.eq(0), stop_pending.eq(0),
             ]
@@ -204,6 +239,10 @@ class Channel(Elaboratable):
         def halt_on_error():
             m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1)]
             m.d.comb += raise_error.eq(1)
+            if cfg.streams:
+                # The packet under way on the output stream ends here.
+                m.d.sync += out_lane.eq(0)
+                m.d.comb += self.stream_out_flush.eq(1)
 
         # The first reason to halt wins; later faults of the same run are dropped.
         def catch_faults(*extra):
@@ -242,6 +281,9 @@ class Channel(Elaboratable):
                     m.d.sync += stop_pending.eq(1)
                 with m.If(self.retire_valid):
                     m.d.sync += byte_count.eq(byte_count + self.retire_bytes)
+                if cfg.streams:
+                    with m.If(self.retire_valid & self.retire_end):
+                        m.d.sync += regs["STATUS", "EOP"].eq(self.retire_eop & src_stream)
                 catch_faults()
                 with m.If(drained):
                     with m.If(status["ERR_CODE"] != ErrorCode.NONE):

@@ -20,11 +20,12 @@ def _event(addr_width, channels, **extra):
                               **extra})
 
 
-def RetireEvent(addr_width, channels, beat_shift):
+def RetireEvent(addr_width, channels, beat_shift, streams=False):
     """A burst left the engine: its writes are acknowledged (``bytes``) or it was dropped
-    (0). ``end``: it was the final burst of its transfer."""
+    (0). ``end``: it was the final burst of its transfer; ``eop`` (with streams): and the
+    packet ended there."""
     return _event(addr_width, channels, bytes=unsigned(BEATS_WIDTH + beat_shift),
-                  end=unsigned(1))
+                  end=unsigned(1), **({"eop": unsigned(1)} if streams else {}))
 
 
 def FaultEvent(addr_width, channels):
@@ -58,6 +59,11 @@ class DataMover(wiring.Component):
     realigner (:mod:`.realigner`) sits on both sides of the FIFO: a burst may then read one
     beat more or fewer than it writes, or none at all on one side.
 
+    With ``streams``, a burst may read from its channel's stream buffer instead of the read
+    port (the beats are there: the planner claimed them), or write into its channel's
+    output buffer instead of the write port (once room for all its beats is reserved); such
+    a burst retires when its last beat is in the buffer, in order with the channel's others.
+
     Members
     -------
     bursts : In(stream of ChannelBurst)
@@ -65,11 +71,18 @@ class DataMover(wiring.Component):
     discard : In(channels)
     retire : Out(RetireEvent)
     read_fault, write_fault : Out(FaultEvent)
+    ingress : In(stream of data), one per channel (with ``streams``)
+        The channels' stream buffers (:class:`~.streams.StreamIngress`).
+    egress_room, egress_reserve, egress_beats, egress_push, egress_data, egress_strb, egress_last
+        The channels' output buffers (:class:`~.streams.StreamEgress`), with streams: room
+        for a burst (a bit per channel), a burst of ``egress_beats`` starts (one-hot), a beat
+        goes in (one-hot, with a shared payload).
     """
 
     def __init__(self, *, addr_width, data_width, channels, outstanding, fifo_depth,
-                 max_burst, unaligned=False):
+                 max_burst, unaligned=False, streams=False):
         self._unaligned = unaligned
+        self._streams = streams
         self._beat_shift = (data_width // 8).bit_length() - 1
         self._addr_width = addr_width
         self._data_width = data_width
@@ -80,23 +93,33 @@ class DataMover(wiring.Component):
         # Bursts read (or being read) but not yet written: enough to keep every outstanding
         # read plus a FIFO full of whole bursts queued for the writer (a power of two).
         self._queued = 1 << (outstanding + max(2, fifo_depth // max_burst) - 1).bit_length()
-        super().__init__({
+        members = {
             "bursts": In(stream.Signature(ChannelBurst(addr_width, channels,
                                                        beat_shift=self._beat_shift,
-                                                       unaligned=unaligned))),
+                                                       unaligned=unaligned, streams=streams))),
             "read": Out(ReadPortSignature(addr_width=addr_width, data_width=data_width)),
             "write": Out(WritePortSignature(addr_width=addr_width, data_width=data_width)),
             "discard": In(channels),
-            "retire": Out(RetireEvent(addr_width, channels, self._beat_shift)),
+            "retire": Out(RetireEvent(addr_width, channels, self._beat_shift, streams)),
             "read_fault": Out(FaultEvent(addr_width, channels)),
             "write_fault": Out(FaultEvent(addr_width, channels)),
-        })
+        }
+        if streams:
+            members.update({
+                "ingress": In(stream.Signature(data_width)).array(channels),
+                "egress_room": In(channels), "egress_reserve": Out(channels),
+                "egress_beats": Out(BEATS_WIDTH), "egress_push": Out(channels),
+                "egress_data": Out(data_width), "egress_strb": Out(data_width // 8),
+                "egress_last": Out(1),
+            })
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         shift = self._beat_shift
         lanes = 1 << shift
         unaligned = self._unaligned
+        streams = self._streams
         chan_shape = self.retire.channel.shape()
         # Events are decided here and registered on the way out: the channels' counters
         # and error registers then start from flip-flops, not from the bus inputs.
@@ -114,19 +137,25 @@ class DataMover(wiring.Component):
         write_lanes = {"no_read": unsigned(1), "pre": unsigned(1), "tail": unsigned(1),
                        "split": lane, "first_lane": lane, "last_lane": lane} \
             if unaligned else {}
+        # With streams: a burst reads its beats from a stream buffer (``stream``, knowing the
+        # index of its last), or writes them to one (``stream``); ``eop`` as in the Burst.
+        read_streams = {"stream": unsigned(1), "last_read": unsigned(BEATS_WIDTH)} \
+            if streams else {}
+        write_streams = {"stream": unsigned(1), "eop": unsigned(1)} if streams else {}
         read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
-                                       "fixed": unsigned(1), **read_lanes})
+                                       "fixed": unsigned(1), **read_lanes, **read_streams})
         write_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
                                         "beats": unsigned(BEATS_WIDTH), "fixed": unsigned(1),
-                                        "end": unsigned(1), **write_lanes})
+                                        "end": unsigned(1), **write_lanes, **write_streams})
         bytes_shape = self.retire.bytes.shape()
         resp_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
-                                       "bytes": bytes_shape, "end": unsigned(1)})
+                                       "bytes": bytes_shape, "end": unsigned(1),
+                                       **write_streams})
         # The index of a burst's last step, not its length: no subtraction on the W path.
         # A step writes a beat, except a ``pre`` step, which only reads one into the carry.
         beat_plan = data.StructLayout({"last": unsigned(BEATS_WIDTH - 1), "drop": unsigned(1),
                                        **({"channel": chan_shape, **write_lanes}
-                                          if unaligned else {})})
+                                          if unaligned else {}), **write_streams})
 
         m.submodules.data_fifo = data_fifo = BeatFifo(width=self._data_width,
                                                       depth=self._fifo_depth)
@@ -156,16 +185,18 @@ class DataMover(wiring.Component):
         room = Signal(init=1)
         burst = self.bursts.payload.burst
         reads = burst.reads if unaligned else burst.beats
-        # A burst that reads nothing (its beats are all in the carry) sends no command.
+        # A burst that reads nothing (its beats are all in the carry) sends no command, and
+        # neither does one that reads from a stream buffer.
         no_read = (reads == 0) if unaligned else 0
+        no_command = (no_read | burst.src_stream) if streams else no_read
         cmd = self.read.cmd
         can_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
         take = Signal()
         m.d.comb += [
-            cmd.valid.eq(can_take & ~no_read),
+            cmd.valid.eq(can_take & ~no_command),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
             cmd.payload.fixed.eq(burst.src_fixed),
-            take.eq(can_take & (cmd.ready | no_read)),
+            take.eq(can_take & (cmd.ready | no_command)),
             self.bursts.ready.eq(take),
             read_queue.w_en.eq(take & ~no_read),
             write_queue.w_en.eq(take),
@@ -186,6 +217,11 @@ class DataMover(wiring.Component):
                 wq_in.split.eq(burst.split), wq_in.first_lane.eq(burst.first_lane),
                 wq_in.last_lane.eq(burst.last_lane),
             ]
+        if streams:
+            m.d.comb += [
+                rq_in.stream.eq(burst.src_stream), rq_in.last_read.eq(reads - 1),
+                wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
+            ]
 
         # --- Read data: into the FIFO (rotated to the lanes it is written to); report errors
         # with the beat address. Room for every beat was reserved before the burst was asked
@@ -195,24 +231,35 @@ class DataMover(wiring.Component):
         head = read_info(read_queue.r_data)
         beat_index = Signal(BEATS_WIDTH)
         burst_err = Signal()
-        m.d.comb += [
-            r.ready.eq(read_queue.r_rdy),
-            data_fifo.w_data.eq(rotate_lanes(r.payload.data, head.rotate, lanes)
-                                if unaligned else r.payload.data),
-        ]
-        with m.If(r.valid & r.ready):
+        beat = data.StructLayout({"valid": unsigned(1), "data": unsigned(self._data_width),
+                                  "err": unsigned(1), "last": unsigned(1)})
+        arrived = Signal(beat)      # the beat read, from the read port or a stream buffer
+        m.d.comb += [arrived.valid.eq(r.valid), arrived.data.eq(r.payload.data),
+                     arrived.err.eq(r.payload.err), arrived.last.eq(r.payload.last),
+                     r.ready.eq(read_queue.r_rdy)]
+        if streams:
+            ingress = Array(self.ingress)[head.channel]
+            with m.If(head.stream):
+                m.d.comb += [arrived.valid.eq(ingress.valid), arrived.data.eq(ingress.payload),
+                             arrived.err.eq(0), arrived.last.eq(beat_index == head.last_read),
+                             r.ready.eq(0)]
+            for n, port in enumerate(self.ingress):
+                m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
+        m.d.comb += data_fifo.w_data.eq(rotate_lanes(arrived.data, head.rotate, lanes)
+                                        if unaligned else arrived.data)
+        with m.If(arrived.valid & read_queue.r_rdy):
             m.d.comb += data_fifo.w_en.eq(1)
-            m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | r.payload.err)]
-            with m.If(r.payload.err):
+            m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | arrived.err)]
+            with m.If(arrived.err):
                 m.d.comb += [
                     read_fault.valid.eq(1), read_fault.channel.eq(head.channel),
                     read_fault.addr.eq(Mux(head.fixed, head.src,
                                                 head.src + (beat_index << shift))),
                 ]
-            with m.If(r.payload.last):
+            with m.If(arrived.last):
                 m.d.sync += [beat_index.eq(0), burst_err.eq(0)]
                 m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
-                             read_done.w_data.eq(burst_err | r.payload.err)]
+                             read_done.w_data.eq(burst_err | arrived.err)]
 
         # --- Write issue: once a burst is wholly read, announce it (or drop it). The next
         # burst to write is first taken out of the queues into registers, so the decision
@@ -243,10 +290,14 @@ class DataMover(wiring.Component):
         # A burst that writes nothing (it only reads ahead) retires at once, like a dropped one.
         writes = ~drop & (next_burst.beats != 0)
         start = Signal()
+        retiring = Signal()         # the oldest burst written retires (see below)
+        # A burst into a stream buffer waits for room for all its beats there.
+        room_out = (~next_burst.stream | self.egress_room.bit_select(next_burst.channel, 1)) \
+            if streams else 1
         m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
-                             beat_plans.w_rdy & resp_queue.w_rdy &
-                             # Retiring now: not in the cycle a B retires a burst.
-                             ~(~writes & self.write.b.valid))
+                             beat_plans.w_rdy & resp_queue.w_rdy & (room_out | ~writes) &
+                             # Retiring now: not in the cycle a written burst retires.
+                             ~(~writes & retiring))
         with m.If(start):
             m.d.sync += next_valid.eq(0)
         plan_in = beat_plan(beat_plans.w_data)
@@ -262,12 +313,22 @@ class DataMover(wiring.Component):
             m.d.comb += plan_in.channel.eq(next_burst.channel)
             for name in write_lanes:
                 m.d.comb += plan_in[name].eq(next_burst[name])
+        to_stream = Const(0)
+        if streams:
+            to_stream = next_burst.stream
+            for name in write_streams:
+                m.d.comb += [plan_in[name].eq(next_burst[name]),
+                             resp_in[name].eq(next_burst[name])]
+            reserve = Signal(self._channels)
+            m.d.comb += [reserve.eq(Mux(start & writes & to_stream, 1 << next_burst.channel, 0)),
+                         self.egress_reserve.eq(reserve),
+                         self.egress_beats.eq(next_burst.beats)]
         # Payload registers without reset (see _register_payload).
         wcmd_payload = Signal.like(wcmd.payload, reset_less=True)
         m.d.comb += wcmd.payload.eq(wcmd_payload)
         with m.If(wcmd.ready):
             m.d.sync += wcmd.valid.eq(0)
-        with m.If(start & writes):
+        with m.If(start & writes & ~to_stream):
             m.d.sync += [wcmd.valid.eq(1), wcmd_payload.addr.eq(next_burst.dst),
                          wcmd_payload.beats.eq(next_burst.beats),
                          wcmd_payload.fixed.eq(next_burst.fixed)]
@@ -281,10 +342,27 @@ class DataMover(wiring.Component):
         plan = beat_plan(beat_plans.r_data)
         writing = Signal()
         writing_drop = Signal(reset_less=True)
+        writing_channel = Signal(chan_shape, reset_less=True)
         beats_left = Signal(BEATS_WIDTH - 1, reset_less=True)   # after the next one
         next_is_last = Signal(reset_less=True)
+        # The W register: a beat for the write port, or for a stream buffer (always taken:
+        # its room was reserved).
+        w_valid = Signal()
+        w_taken = w.ready
+        if streams:
+            writing_stream = Signal(reset_less=True)
+            writing_eop = Signal(reset_less=True)
+            w_to_stream = Signal(reset_less=True)
+            w_channel = Signal(chan_shape, reset_less=True)
+            w_taken = w.ready | w_to_stream
+            m.d.comb += [w.valid.eq(w_valid & ~w_to_stream),
+                         self.egress_push.eq(Mux(w_valid & w_to_stream, 1 << w_channel, 0)),
+                         self.egress_data.eq(w.payload.data),
+                         self.egress_strb.eq(w.payload.strb)]
+        else:
+            m.d.comb += w.valid.eq(w_valid)
         # The beats of a planned burst are all in the FIFO already (store-and-forward).
-        w_free = ~w.valid | w.ready
+        w_free = ~w_valid | w_taken
         if unaligned:
             reading_ahead = Signal(reset_less=True)     # the step is a `pre`: no beat written
             tail = Signal(reset_less=True)
@@ -306,13 +384,21 @@ class DataMover(wiring.Component):
         m.d.comb += [data_fifo.r_en.eq(pop), beat_plans.r_en.eq(load),
                      w.payload.data.eq(w_data), w.payload.last.eq(w_last),
                      w.payload.strb.eq(w_strb if unaligned else -1)]
-        with m.If(w.ready):
-            m.d.sync += w.valid.eq(0)
+        with m.If(w_taken):
+            m.d.sync += w_valid.eq(0)
         with m.If(send):
-            m.d.sync += [w.valid.eq(1), w_last.eq(next_is_last)]
+            m.d.sync += [w_valid.eq(1), w_last.eq(next_is_last)]
         with m.If(load):
             m.d.sync += [writing.eq(1), writing_drop.eq(plan.drop), beats_left.eq(plan.last),
                          next_is_last.eq(plan.last == 0)]
+        if streams:
+            w_eop = Signal(reset_less=True)
+            m.d.comb += self.egress_last.eq(w_eop)
+            with m.If(send):
+                m.d.sync += [w_to_stream.eq(writing_stream), w_channel.eq(writing_channel),
+                             w_eop.eq(writing_eop & next_is_last)]
+            with m.If(load):
+                m.d.sync += [writing_stream.eq(plan.stream), writing_eop.eq(plan.eop)]
         with m.Elif(step & next_is_last):
             m.d.sync += writing.eq(0)
         with m.Elif(step):
@@ -323,7 +409,6 @@ class DataMover(wiring.Component):
             # beat read and the carry apart, merged on the way out: the block RAM's slow
             # output goes straight into flip-flops, and so does every carry.
             fifo_head = data_fifo.r_data
-            writing_channel = Signal(chan_shape, reset_less=True)
             carries = Array(Signal(self._data_width, name=f"carry{n}", reset_less=True)
                             for n in range(self._channels))
             with m.If(pop):
@@ -355,19 +440,35 @@ class DataMover(wiring.Component):
                      room.eq(unreserved >= self._max_burst)]
 
         # --- Write responses: retire the burst; a failed write reports the burst's address.
+        # A burst into a stream buffer has no response: it retires once its last beat is
+        # in, in order with the others (``stream_done`` of them are in and wait their turn).
         b = self.write.b
         resp = resp_info(resp_queue.r_data)
-        m.d.comb += [b.ready.eq(resp_queue.r_rdy), resp_queue.r_en.eq(b.valid & b.ready)]
-        with m.If(b.valid & b.ready):
+        answered = b.valid & b.ready
+        if streams:
+            stream_done = Signal(range(self._queued + 1))
+            stream_retire = resp_queue.r_rdy & resp.stream & (stream_done != 0)
+            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.stream),
+                         retiring.eq(answered | stream_retire)]
+            m.d.sync += stream_done.eq(stream_done + (w_valid & w_to_stream & w_last) -
+                                       stream_retire)
+        else:
+            m.d.comb += [b.ready.eq(resp_queue.r_rdy), retiring.eq(answered)]
+        m.d.comb += resp_queue.r_en.eq(retiring)
+        with m.If(retiring):
             m.d.comb += [
                 retire.valid.eq(1), retire.channel.eq(resp.channel),
                 retire.bytes.eq(resp.bytes), retire.end.eq(resp.end),
             ]
-            with m.If(b.payload.err):
+            if streams:
+                m.d.comb += retire.eop.eq(resp.eop)
+            with m.If(answered & b.payload.err):
                 m.d.comb += [write_fault.valid.eq(1),
                              write_fault.channel.eq(resp.channel),
                              write_fault.addr.eq(resp.dst)]
         with m.Elif(start & ~writes):
             m.d.comb += [retire.valid.eq(1), retire.channel.eq(next_burst.channel),
                          retire.end.eq(next_burst.end)]
+            if streams:
+                m.d.comb += retire.eop.eq(next_burst.eop)
         return m

@@ -15,16 +15,29 @@ FIXED_MAX_BEATS = 16
 PAGE_BITS = 12
 
 
-def Transfer(addr_width, len_width):
+#: Bursts of a transfer from or to a stream are as short as FIXED ones: the stream buffers
+#: of each channel (engine/streams.py) hold two of them.
+STREAM_MAX_BEATS = FIXED_MAX_BEATS
+
+
+def _stream_fields(streams):
+    return dict(src_stream=unsigned(1), dst_stream=unsigned(1), eop=unsigned(1)) \
+        if streams else {}
+
+
+def Transfer(addr_width, len_width, streams=False):
     """One transfer of ``length`` bytes from ``src`` to ``dst`` (checked before planning:
-    beat aligned unless the realigner is built)."""
+    beat aligned unless the realigner is built).
+
+    With streams, a side may be a stream (its address is then only the byte lane where the
+    stream stands), and ``eop`` asks for tlast after the last byte sent to a stream."""
     return data.StructLayout({
         "src": unsigned(addr_width), "dst": unsigned(addr_width), "length": unsigned(len_width),
-        "src_fixed": unsigned(1), "dst_fixed": unsigned(1),
+        "src_fixed": unsigned(1), "dst_fixed": unsigned(1), **_stream_fields(streams),
     })
 
 
-def Burst(addr_width, *, beat_shift=2, unaligned=False):
+def Burst(addr_width, *, beat_shift=2, unaligned=False, streams=False):
     """One burst of a transfer: ``beats`` beats written from ``dst``, read from ``src``.
 
     ``end`` marks the transfer's final burst (scatter-gather writes a descriptor back once
@@ -43,11 +56,16 @@ def Burst(addr_width, *, beat_shift=2, unaligned=False):
     - lanes from ``split`` up come from the beat read, the others from the carry;
     - ``first_lane`` and ``last_lane`` bound the byte strobes of the burst's first and last
       beats (the transfer's partial beats; 0 and all lanes elsewhere).
+
+    With streams, ``src_stream`` and ``dst_stream`` say which side is a stream, and ``eop``
+    on a transfer's final burst says that the packet ends there: tlast is sent after it, or
+    the source's tlast ended the transfer.
     """
     fields = {
         "src": unsigned(addr_width), "dst": unsigned(addr_width),
         "beats": unsigned(BEATS_WIDTH),
         "src_fixed": unsigned(1), "dst_fixed": unsigned(1), "end": unsigned(1),
+        **_stream_fields(streams),
     }
     if unaligned:
         lane = unsigned(beat_shift)
@@ -60,8 +78,14 @@ class BurstPlanner(wiring.Component):
     """Emits the bursts of one transfer, one every third cycle at most.
 
     Each burst is as long as possible: at most ``max_burst`` beats (16 when either side is
-    FIXED) on either side, never crossing a 4 KiB page on an incrementing side, never past
-    the end.
+    FIXED or a stream) on either side, never crossing a 4 KiB page on an incrementing
+    memory side, never past the end.
+
+    A transfer from a stream (``streams``) starts at byte lane 0 of the stream and is
+    planned as its beats arrive: a burst is offered only for beats already in the channel's
+    stream buffer (``avail``), and once the packet's end is there (``packet_end``,
+    ``end_lane``) and comes before the end of the transfer, the transfer is cut short at
+    it and its final burst carries ``eop``.
 
     Parameters
     ----------
@@ -72,6 +96,8 @@ class BurstPlanner(wiring.Component):
     unaligned : bool
         Plan byte-granular transfers for the realigner (see :func:`Burst`); else transfers
         are whole beats.
+    streams : bool
+        Sides may be streams (needs ``unaligned``).
 
     Members
     -------
@@ -84,22 +110,32 @@ class BurstPlanner(wiring.Component):
         Drop the bursts not yet emitted (the one on ``bursts`` is still delivered).
     idle : Out(1)
         No transfer in progress and no burst waiting on ``bursts``.
+    avail, packet_end, end_lane : In (with ``streams``)
+        The channel's stream buffer (:class:`~.streams.StreamIngress`): beats there that no
+        burst has claimed yet, whether the last of them ends a packet, and its last byte lane.
+        A burst emitted from a stream claims its ``reads`` beats.
     """
 
-    def __init__(self, *, addr_width, len_width, beat_shift, max_burst, unaligned=False):
+    def __init__(self, *, addr_width, len_width, beat_shift, max_burst, unaligned=False,
+                 streams=False):
         self._addr_width = addr_width
         self._len_width = len_width
         self._beat_shift = beat_shift
         self._max_burst = max_burst
         self._unaligned = unaligned
-        super().__init__({
-            "transfer": In(Transfer(addr_width, len_width)),
+        self._streams = streams
+        members = {
+            "transfer": In(Transfer(addr_width, len_width, streams)),
             "go": In(1),
             "bursts": Out(stream.Signature(Burst(addr_width, beat_shift=beat_shift,
-                                                 unaligned=unaligned))),
+                                                 unaligned=unaligned, streams=streams))),
             "abort": In(1),
             "idle": Out(1),
-        })
+        }
+        if streams:
+            members.update(avail=In(range(2 * STREAM_MAX_BEATS + 2)), packet_end=In(1),
+                           end_lane=In(beat_shift))
+        super().__init__(members)
 
     def _beats_to_page_end(self, addr):
         page_beats = 1 << (PAGE_BITS - self._beat_shift)
@@ -110,6 +146,7 @@ class BurstPlanner(wiring.Component):
         shift = self._beat_shift
         lanes = 1 << shift
         unaligned = self._unaligned
+        streams = self._streams
 
         # The offered burst is the planner's own state: ``bursts.payload`` holds the
         # addresses of the next burst, and they only move once it is taken.
@@ -145,21 +182,54 @@ class BurstPlanner(wiring.Component):
         # with the beats read for it (``pre`` more; the final burst ``tail`` fewer), so
         # both sides keep within the page and the maximum.
         step = Signal(range(3))
-        limit = Mux(src_fixed | dst_fixed, min(self._max_burst, FIXED_MAX_BEATS),
-                    self._max_burst)
+        if streams:
+            src_stream, dst_stream = state.src_stream, state.dst_stream
+            eop_asked = Signal(reset_less=True)     # the transfer's EOP flag (to a stream)
+            packet_ended = Signal(reset_less=True)  # cut short at the source's tlast
+            aborted = Signal(reset_less=True)       # cut short by `abort`
+            src_unbounded, dst_unbounded = src_fixed | src_stream, dst_fixed | dst_stream
+        else:
+            src_unbounded, dst_unbounded = src_fixed, dst_fixed
+        # Streams and FIXED sides get no page bound, only the short limit.
+        short = src_unbounded | dst_unbounded
+        limit = Mux(short, min(self._max_burst, FIXED_MAX_BEATS), self._max_burst)
         bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}", reset_less=True)
                  for i in range(3)]
         if unaligned:       # the beats read for each bound
             bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
         m.d.comb += self.idle.eq(~active & ~out.valid)
-        with m.If(self.idle | (active & (step == 0))):
+        sizing = self.idle | (active & (step == 0))
+        if streams:
+            # A transfer from a stream is cut short when the source's packet ends before it
+            # does: the beats left are those available (the source starts at lane 0, so
+            # write beat j pairs with read beat j), and one more when the last bytes spill
+            # into a beat of their own. On `abort` it is cut at the beats already claimed:
+            # their bytes left in the carry are still written (one beat, from the carry
+            # alone), as they cannot be read again. Sizing starts again a cycle later.
+            stream_abort = self.abort & active & src_stream
+            cut_abort = stream_abort & (step == 0) & ~aborted
+            cut_end = (active & (step == 0) & src_stream & self.packet_end & ~packet_ended &
+                       ~stream_abort & (self.avail <= remaining - tail))
+            lane_sum = Signal(shift + 1)
+            m.d.comb += lane_sum.eq(dst_lane + Mux(cut_abort, lanes - 1, self.end_lane))
+            left = Mux(cut_abort, Mux(unwritten, 0, lane_sum[shift]),
+                       self.avail + lane_sum[shift])
+            with m.If(cut_end | cut_abort):
+                m.d.sync += [remaining.eq(left), last_lane.eq(lane_sum[:shift]),
+                             tail.eq(lane_sum[shift])]
+            with m.If(cut_end):
+                m.d.sync += packet_ended.eq(1)
+            with m.If(cut_abort):
+                m.d.sync += [aborted.eq(1), active.eq(left != 0)]
+            sizing = sizing & ~(cut_end | cut_abort)
+        with m.If(sizing):
             write_limit = limit - pre
             m.d.sync += [
                 bound[0].eq(Mux(remaining < write_limit, remaining, write_limit)),
                 fits.eq(remaining <= write_limit),
-                bound[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src) - pre)),
-                bound[2].eq(Mux(dst_fixed, limit, self._beats_to_page_end(dst))),
+                bound[1].eq(Mux(src_unbounded, limit, self._beats_to_page_end(src) - pre)),
+                bound[2].eq(Mux(dst_unbounded, limit, self._beats_to_page_end(dst))),
                 step.eq(1),
             ]
             if unaligned:
@@ -167,8 +237,9 @@ class BurstPlanner(wiring.Component):
                 m.d.sync += [
                     bound_reads[0].eq(Mux(remaining <= write_limit,
                                           remaining[:len(bound[0])] + pre - tail, limit)),
-                    bound_reads[1].eq(Mux(src_fixed, limit, self._beats_to_page_end(src))),
-                    bound_reads[2].eq(Mux(dst_fixed, limit, self._beats_to_page_end(dst)) + pre),
+                    bound_reads[1].eq(Mux(src_unbounded, limit, self._beats_to_page_end(src))),
+                    bound_reads[2].eq(Mux(dst_unbounded, limit,
+                                          self._beats_to_page_end(dst)) + pre),
                 ]
 
         # While idle the state follows the transfer, and the bounds follow the state, every
@@ -181,6 +252,9 @@ class BurstPlanner(wiring.Component):
             with m.Else():
                 t = self.transfer
                 m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
+                if streams:
+                    m.d.sync += [src_stream.eq(t.src_stream), dst_stream.eq(t.dst_stream),
+                                 eop_asked.eq(t.eop), packet_ended.eq(0), aborted.eq(0)]
                 if unaligned:
                     t_split = (t.dst[:shift] - t.src[:shift])[:shift]
                     t_last_lane = (t.dst[:shift] + t.length[:shift] - 1)[:shift]
@@ -205,8 +279,18 @@ class BurstPlanner(wiring.Component):
                          state.end.eq(end), out.valid.eq(1), step.eq(2)]
             if unaligned:
                 ra, rb, rc = bound_reads
+                chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))
+            if streams:
+                m.d.sync += state.eop.eq(end & Mux(src_stream, packet_ended, eop_asked))
+                # From a stream, only beats already there; and not the packet's last before
+                # the transfer is cut at it. Else size again (the beats keep coming).
+                starved = src_stream & ((chosen_reads + (self.packet_end & ~packet_ended) >
+                                         self.avail) | (self.abort & ~aborted))
+                with m.If(starved):
+                    m.d.sync += [out.valid.eq(0), step.eq(0)]
+            if unaligned:
                 m.d.sync += [
-                    state.reads.eq(Mux(a_least, ra, Mux(b_before_c, rb, rc))),
+                    state.reads.eq(chosen_reads),
                     state.pre.eq(pre), state.tail.eq(end & tail), state.split.eq(split),
                     state.first_lane.eq(Mux(unwritten, dst_lane, 0)),
                     state.last_lane.eq(Mux(end, last_lane, lanes - 1)),
@@ -227,7 +311,10 @@ class BurstPlanner(wiring.Component):
                 with m.If(beats != 0):
                     m.d.sync += unwritten.eq(0)
         # Abort drops what is not yet offered; a burst already offered stays offered until
-        # taken (valid never falls before ready), and is the last.
-        with m.If(self.abort & active):
+        # taken (valid never falls before ready), and is the last (from a stream: see above).
+        dropping = self.abort & active
+        if streams:
+            dropping &= ~src_stream
+        with m.If(dropping):
             m.d.sync += [active.eq(0), step.eq(0), out.valid.eq(out.valid & ~out.ready)]
         return m

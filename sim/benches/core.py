@@ -45,7 +45,7 @@ async def identity_and_registers(dut):
     assert info["ADDR_WIDTH"] == cfg.addr_width
     assert info["MASTER"] == (0 if cfg.master == "axi4" else 1)
     assert (info["SG"], info["STREAMS"], info["UNALIGNED"], info["REQ_ACK"]) == \
-        (int(cfg.sg), 0, int(cfg.unaligned), 0)
+        (int(cfg.sg), int(cfg.streams), int(cfg.unaligned), 0)
     assert info["MAX_BURST"] == cfg.max_burst and info["OUTSTANDING"] == cfg.outstanding
     assert 1 << info["FIFO_DEPTH_LOG2"] == cfg.fifo_depth and info["LEN_WIDTH"] == 32
     assert await drv.read("IRQ_SUMMARY") == 0
@@ -305,15 +305,22 @@ async def cyclic_then_stop(dut):
 @cocotb.test()
 async def bad_transfers(dut):
     """What the build cannot do is refused at START with BAD_DESCRIPTOR, nothing moved: an
-    unaligned address or length without unaligned support, a FIXED side off its beat with it."""
+    unaligned address or length without unaligned support, a FIXED side off its beat with it,
+    streams where none are built, and what streams cannot do where they are."""
     h = await Harness.create(dut)
     drv, beat = h.driver, h.config.beat_bytes
     cases = [
         dict(src=0, dst=0x1000, length=0),                       # LEN = 0
         dict(src=0, dst=0x1000, length=beat, src_mode=3),        # reserved mode
-        dict(src=0, dst=0x1000, length=beat, dst_mode=Mode.STREAM),   # streams not built
-        dict(src=0, dst=0x1000, length=beat, src_mode=Mode.STREAM),
     ]
+    if h.config.streams:
+        cases += [dict(src=0, dst=0x1000, length=beat, src_mode=Mode.STREAM,
+                       dst_mode=Mode.STREAM),                    # a stream on both sides
+                  dict(src=0, dst=0x1000, length=beat + 1,        # not whole beats from one
+                       src_mode=Mode.STREAM)]
+    else:
+        cases += [dict(src=0, dst=0x1000, length=beat, dst_mode=Mode.STREAM),  # not built
+                  dict(src=0, dst=0x1000, length=beat, src_mode=Mode.STREAM)]
     if h.config.unaligned:
         # Any byte, but a FIXED side must be beat aligned (sim/benches/unaligned.py has more).
         cases += [dict(src=1, dst=0x1000, length=beat, src_mode=Mode.FIXED),

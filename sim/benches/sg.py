@@ -377,9 +377,13 @@ async def descriptor_errors(dut):
         ("BAD_DESCRIPTOR", lambda d: d.replace(length=0)),
         ("BAD_DESCRIPTOR", lambda d: d.replace(next=d.next + 0x20)),       # misaligned NEXT
         ("BAD_DESCRIPTOR", lambda d: d.replace(src_mode=3)),               # reserved mode
-        ("BAD_DESCRIPTOR", lambda d: d.replace(dst_mode=Mode.STREAM)),     # not built
         ("BAD_DESCRIPTOR", lambda d: d.replace(req=1)),                    # not built
     ]
+    if h.config.streams:                                                  # both streams
+        cases.append(("BAD_DESCRIPTOR",
+                      lambda d: d.replace(src_mode=Mode.STREAM, dst_mode=Mode.STREAM)))
+    else:                                                                 # not built
+        cases.append(("BAD_DESCRIPTOR", lambda d: d.replace(dst_mode=Mode.STREAM)))
     if h.config.unaligned:                                                # FIXED off its beat
         cases.append(("BAD_DESCRIPTOR", lambda d: d.replace(src=d.src + 1, src_mode=Mode.FIXED)))
     else:                                                                 # unaligned: not built

@@ -1,0 +1,177 @@
+"""A channel's AXI-Stream ports (ABI §4): the buffers between them and the data mover.
+
+The mover serves every channel in turn, so it must never wait on a device: a stream that
+stalls would stall the memory traffic of all channels, and a device whose input depends on
+another channel's output could deadlock the engine. Both directions are therefore decoupled
+by a buffer of two bursts per channel, and the mover only moves what the buffer guarantees:
+
+- **Stream to memory** (:class:`StreamIngress`): beats are taken from ``s_axis`` into the
+  buffer; the channel's planner emits a burst only for beats already there (it *claims*
+  them), so the mover reads them at one beat per cycle.
+- **Memory to stream** (:class:`StreamEgress`): the mover writes a burst into the buffer
+  only once room for all its beats is reserved; ``m_axis`` drains it at the device's pace.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from ..bus.signatures import AXIStreamSignature
+from ..memport import BEATS_WIDTH
+from .realigner import merge_lanes
+
+
+__all__ = ["StreamIngress", "StreamEgress"]
+
+
+class StreamIngress(wiring.Component):
+    """``s_axis`` into a buffer of ``depth`` beats, for the bursts of a stream source.
+
+    Beats are taken only while ``enable`` (the channel runs a transfer from the stream: a
+    stream writer must not swallow data while idle). Beats taken and not yet used stay for
+    the next transfer. At most one packet end is held: after a beat with tlast no more is
+    taken until a burst claims it, so the planner always finds the packet's end at the last
+    beat available.
+
+    The stream is taken as contiguous bytes: ``tkeep`` is read on the tlast beat only, where
+    it must mark lanes 0 up to some lane (``end_lane``); earlier beats are taken whole.
+
+    Members
+    -------
+    s_axis : In(AXIStreamSignature)
+    enable : In(1)
+    avail : Out(range(depth + 1))
+        Beats in the buffer not yet claimed by a burst.
+    packet_end, end_lane : Out
+        The last of them carries tlast, and its last valid byte lane.
+    claim_valid, claim_beats : In
+        A burst emitted by the planner takes this many of the ``avail`` beats.
+    beats : Out(stream of data)
+        To the data mover, which pops the claimed beats in order.
+    """
+
+    def __init__(self, *, data_width, depth):
+        self._depth = depth
+        lanes = data_width // 8
+        super().__init__({
+            "s_axis": In(AXIStreamSignature(data_width=data_width)),
+            "enable": In(1),
+            "avail": Out(range(depth + 1)),
+            "packet_end": Out(1),
+            "end_lane": Out(range(lanes)),
+            "claim_valid": In(1),
+            "claim_beats": In(BEATS_WIDTH),
+            "beats": Out(stream.Signature(data_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        s = self.s_axis
+        m.submodules.buffer = buffer = SyncFIFOBuffered(width=len(s.tdata), depth=self._depth)
+        take = Signal()
+        m.d.comb += [
+            s.tready.eq(self.enable & buffer.w_rdy & ~self.packet_end),
+            take.eq(s.tvalid & s.tready),
+            buffer.w_en.eq(take), buffer.w_data.eq(s.tdata),
+            self.beats.valid.eq(buffer.r_rdy), self.beats.payload.eq(buffer.r_data),
+            buffer.r_en.eq(self.beats.ready),
+        ]
+        claimed = Mux(self.claim_valid, self.claim_beats, 0)
+        m.d.sync += self.avail.eq(self.avail + take - claimed)
+        with m.If(take & s.tlast):
+            # (A tlast beat must carry a byte: with tkeep 0 its lane 0 is taken.)
+            m.d.sync += [self.packet_end.eq(1), self.end_lane.eq(0)]
+            for lane, keep in enumerate(s.tkeep):
+                with m.If(keep):
+                    m.d.sync += self.end_lane.eq(lane)
+        # No beat is taken while a packet end is held: the claim that reaches it is the
+        # claim of every beat available.
+        with m.If(self.packet_end & self.claim_valid & (self.claim_beats == self.avail)):
+            m.d.sync += self.packet_end.eq(0)
+        return m
+
+
+class StreamEgress(wiring.Component):
+    """A buffer of ``depth`` beats out to ``m_axis``, filled by bursts with room reserved.
+
+    A packet's bytes may span several transfers, each starting at the byte lane where the
+    last one ended: a beat that does not reach the top lane and does not end the packet is
+    held, and the next beat's lanes are merged into it. So every beat sent is whole but the
+    packet's last (tkeep is partial only with tlast).
+
+    Members
+    -------
+    m_axis : Out(AXIStreamSignature)
+    push_valid, push_data, push_strb, push_last : In
+        A beat from the mover (always taken: its room was reserved).
+    reserve_valid, reserve_beats : In
+        The mover starts a burst of this many beats into the buffer.
+    room : Out(1)
+        Room can be reserved for a burst of ``burst_limit`` beats (registered).
+    flush : In(1)
+        End the packet under way (the channel halted on an error or ABORT): send the held
+        partial beat with tlast, or if none is held but the packet has begun, a beat with
+        tlast and no byte (tkeep 0, a null beat in AXI-Stream terms).
+    """
+
+    def __init__(self, *, data_width, depth, burst_limit):
+        self._depth = depth
+        self._burst_limit = burst_limit
+        lanes = data_width // 8
+        super().__init__({
+            "m_axis": Out(AXIStreamSignature(data_width=data_width)),
+            "push_valid": In(1), "push_data": In(data_width), "push_strb": In(lanes),
+            "push_last": In(1),
+            "reserve_valid": In(1), "reserve_beats": In(BEATS_WIDTH),
+            "room": Out(1, init=1),
+            "flush": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        out = self.m_axis
+        lanes = len(out.tkeep)
+        width = len(out.tdata)
+        m.submodules.buffer = buffer = SyncFIFOBuffered(width=width + lanes + 1,
+                                                        depth=self._depth)
+        m.d.comb += [
+            out.tvalid.eq(buffer.r_rdy),
+            Cat(out.tdata, out.tkeep, out.tlast).eq(buffer.r_data),
+            buffer.r_en.eq(out.tready),
+        ]
+
+        held_data = Signal(width, reset_less=True)
+        held_strb = Signal(lanes)
+        flushing = Signal()
+        packet_open = Signal()      # beats of a packet went in, its tlast did not
+        merged_strb = held_strb | self.push_strb
+        merged_data = merge_lanes(self.push_strb, self.push_data, held_data, lanes)
+        whole = merged_strb[-1] | self.push_last
+        # Each beat pushed had a place reserved: it takes it if sent, frees it if held.
+        freed = Signal()
+        sent_flush = Signal()
+        with m.If(self.push_valid):
+            with m.If(whole):
+                m.d.comb += [buffer.w_en.eq(1),
+                             buffer.w_data.eq(Cat(merged_data, merged_strb, self.push_last))]
+                m.d.sync += [held_strb.eq(0), packet_open.eq(~self.push_last)]
+            with m.Else():
+                m.d.comb += freed.eq(1)
+                m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb)]
+        credits = Signal(range(self._depth + 1), init=self._depth)
+        # The flushed beat had no place reserved: it takes a free one.
+        with m.Elif(flushing & (credits != 0) & ~self.reserve_valid):
+            m.d.sync += flushing.eq(0)
+            with m.If((held_strb != 0) | packet_open):
+                m.d.comb += [sent_flush.eq(1), buffer.w_en.eq(1),
+                             buffer.w_data.eq(Cat(held_data, held_strb, 1))]
+                m.d.sync += [held_strb.eq(0), packet_open.eq(0)]
+        with m.If(self.flush):
+            m.d.sync += flushing.eq(1)
+
+        credits_next = Signal.like(credits)
+        m.d.comb += credits_next.eq(credits + (buffer.r_en & buffer.r_rdy) + freed - sent_flush -
+                                    Mux(self.reserve_valid, self.reserve_beats, 0))
+        m.d.sync += [credits.eq(credits_next), self.room.eq(credits_next >= self._burst_limit)]
+        return m
