@@ -44,6 +44,8 @@ def _add_config_options(parser):
                              "implies --no-streams)")
     parser.add_argument("--no-streams", dest="streams", action="store_false",
                         help="leave the AXI-Stream ports out (CONFIG.STREAMS reads 0)")
+    parser.add_argument("--no-req-ack", dest="req_ack", action="store_false",
+                        help="leave the req/ack peripheral handshake out (CONFIG.REQ_ACK reads 0)")
 
 
 def _config(args, **swept):
@@ -52,7 +54,7 @@ def _config(args, **swept):
                    addr_width=args.addr_width, master=args.master, csr=args.csr,
                    max_burst=args.max_burst, outstanding=args.outstanding,
                    fifo_depth=args.fifo_depth, sg=args.sg, unaligned=args.unaligned,
-                   streams=args.streams)
+                   streams=args.streams, req_ack=args.req_ack)
     options = {**options, **swept}
     # Streams need the realigner: leaving it out leaves them out too.
     options["streams"] = options["streams"] and options["unaligned"]

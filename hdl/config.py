@@ -48,6 +48,9 @@ class Config:
         (memory to stream) and ``s_axis<n>`` (stream to memory). They need the realigner,
         which packs the partial beats of packets: by default (None) streams are built when
         ``unaligned`` is.
+    req_ack : bool
+        Build the peripheral request/acknowledge handshake (ABI §5, CONFIG[23]): the ``req``
+        and ``ack`` ports, REQ_BURST, and XFER.REQ.
 
     Raises
     ------
@@ -66,6 +69,7 @@ class Config:
     sg: bool = True
     unaligned: bool = True
     streams: bool = None
+    req_ack: bool = True
 
     #: Width of LEN / BYTES (ABI: 32-bit registers; PARAMS[31:24] reports it).
     len_width = 32
@@ -76,7 +80,7 @@ class Config:
         for f in fields(self):
             value = getattr(self, f.name)
             expected = {"master": str, "csr": str, "sg": bool, "unaligned": bool,
-                        "streams": bool}.get(f.name, int)
+                        "streams": bool, "req_ack": bool}.get(f.name, int)
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise TypeError(f"{f.name} must be {expected.__name__}, not {value!r}")
         if self.streams and not self.unaligned:
@@ -116,7 +120,7 @@ class Config:
         return (f"ch{self.channels}_d{self.data_width}_a{self.addr_width}_{self.master}_{self.csr}"
                 f"_b{self.max_burst}_o{self.outstanding}_f{self.fifo_depth}" +
                 ("" if self.sg else "_nosg") + ("" if self.unaligned else "_noua") +
-                ("" if self.streams else "_nost"))
+                ("" if self.streams else "_nost") + ("" if self.req_ack else "_noreq"))
 
     def as_dict(self):
         return asdict(self)

@@ -167,7 +167,8 @@ ERROR_CODES = (
     ("BAD_DESCRIPTOR", "LEN = 0, a reserved mode, a misaligned NEXT, an address beyond the "
                        "address width, an unaligned address or length without unaligned "
                        "support, a FIXED address not beat aligned, STREAM on both sides, "
-                       "a stream source's LEN not whole beats, a mode that is not built"),
+                       "a stream source's LEN not whole beats, REQ with REQ_BURST = 0 or a "
+                       "STREAM side, a mode that is not built"),
     ("NOT_OWNED", "A fetched descriptor's STATUS.DONE is already 1"),
     ("ABORTED", "ABORT was written"),
 )

@@ -45,6 +45,8 @@ class DMAController(wiring.Component):
     m_axis0, s_axis0, m_axis1, ... : Out / In(AXIStreamSignature)
         Each channel's memory-to-stream output and stream-to-memory input
         (``config.streams``).
+    req : In(channels); ack : Out(channels)
+        The peripheral request/acknowledge handshake, a bit per channel (``config.req_ack``).
     """
 
     def __init__(self, config=None):
@@ -72,6 +74,9 @@ class DMAController(wiring.Component):
                 stream = AXIStreamSignature(data_width=config.data_width)
                 members[f"m_axis{n}"] = Out(stream)
                 members[f"s_axis{n}"] = In(stream)
+        if config.req_ack:
+            members["req"] = In(config.channels)
+            members["ack"] = Out(config.channels)
         super().__init__(members)
 
     def _global_values(self):
@@ -87,7 +92,7 @@ class DMAController(wiring.Component):
             ("CONFIG", "SG"): int(cfg.sg),
             ("CONFIG", "UNALIGNED"): int(cfg.unaligned),
             ("CONFIG", "STREAMS"): int(cfg.streams),
-            ("CONFIG", "REQ_ACK"): 0,           # not built yet
+            ("CONFIG", "REQ_ACK"): int(cfg.req_ack),
             ("CONFIG", "MASTER"): 0 if cfg.master == "axi4" else 1,
             ("PARAMS", "MAX_BURST"): cfg.max_burst,
             ("PARAMS", "FIFO_DEPTH_LOG2"): cfg.fifo_depth.bit_length() - 1,
@@ -97,7 +102,7 @@ class DMAController(wiring.Component):
 
     def _absent_channel_registers(self):
         """Registers of what this build leaves out: they read 0 and ignore writes."""
-        absent = {"REQ_BURST"}            # req/ack handshake
+        absent = set() if self.config.req_ack else {"REQ_BURST"}
         if not self.config.sg:
             absent |= {"DESC_LO", "DESC_HI"}
         if self.config.addr_width == 32:
@@ -152,11 +157,14 @@ class DMAController(wiring.Component):
         """Each channel's stream ports, through buffers of two bursts (engine/streams.py)."""
         cfg = self.config
         # Bursts from and to streams are at most this long (planner.STREAM_MAX_BEATS); a
-        # buffered FIFO of 2 n + 1 keeps 2 n in memory, so its pointers wrap for free.
+        # buffered FIFO of 2^k + 1 keeps 2^k in memory, so its pointers wrap for free.
+        # The ingress needs two bursts: one filling while the other is moved. The egress
+        # takes four: room is reserved before a burst is read, so what it holds ahead is
+        # what covers the memory's read latency (three bursts' worth of cycles).
         burst = min(cfg.max_burst, STREAM_MAX_BEATS)
         for n, channel in enumerate(channels):
             ingress = StreamIngress(data_width=cfg.data_width, depth=2 * burst + 1)
-            egress = StreamEgress(data_width=cfg.data_width, depth=2 * burst + 1,
+            egress = StreamEgress(data_width=cfg.data_width, depth=4 * burst + 1,
                                   burst_limit=burst)
             m.submodules[f"ch{n}_stream_in"] = ingress
             m.submodules[f"ch{n}_stream_out"] = egress
@@ -172,7 +180,9 @@ class DMAController(wiring.Component):
                 ingress.claim_beats.eq(bursts.payload.reads),
                 mover.egress_room[n].eq(egress.room),
                 egress.reserve_valid.eq(mover.egress_reserve[n]),
-                egress.reserve_beats.eq(mover.egress_beats),
+                egress.reserve_beats.eq(mover.egress_reserve_beats),
+                egress.cancel_valid.eq(mover.egress_cancel[n]),
+                egress.cancel_beats.eq(mover.egress_cancel_beats),
                 egress.push_valid.eq(mover.egress_push[n]),
                 egress.push_data.eq(mover.egress_data), egress.push_strb.eq(mover.egress_strb),
                 egress.push_last.eq(mover.egress_last),
@@ -258,6 +268,9 @@ class DMAController(wiring.Component):
         m.d.comb += mover.discard.eq(Cat(c.discard for c in channels))
         if cfg.streams:
             self._stream_buffers(m, channels, mover)
+        if cfg.req_ack:
+            for n, channel in enumerate(channels):
+                m.d.comb += [channel.req.eq(self.req[n]), self.ack[n].eq(channel.ack)]
 
         if cfg.sg:
             for kind in ("fetch", "writeback"):

@@ -48,7 +48,7 @@ class ChainWalker:
 
     def __init__(self, channel, m, *, bad, halting, stop_pending, drained):
         cfg, regs = channel._config, channel._regs
-        self._channel, self._regs, self._planner = channel, regs, channel.planner
+        self._channel, self._regs = channel, regs
         self._bad, self._halting, self._stop_pending = bad, halting, stop_pending
         self._streams = cfg.streams
         aw = cfg.addr_width
@@ -202,7 +202,7 @@ class ChainWalker:
 
     def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status,
             err_addr):
-        channel, regs, planner = self._channel, self._regs, self._planner
+        channel, regs = self._channel, self._regs
         queue, head = self._queue, self._entry(self._queue.r_data)
         nxt, desc_fault = self._next, self._desc_fault
         halting = self._halting
@@ -210,7 +210,7 @@ class ChainWalker:
         # --- Dispatch: load the next descriptor into the transfer registers, let the checks
         # and the planner see them a cycle later (as after a register write), then plan it.
         step = Signal(range(3))
-        load = (self._next_valid & planner.idle & queue.w_rdy & (step == 0) &
+        load = (self._next_valid & channel.planner_free & queue.w_rdy & (step == 0) &
                 ~self._stop_pending & ~halting & (desc_fault == ErrorCode.NONE))
         with m.If(load):
             m.d.sync += self._next_valid.eq(0)
@@ -244,8 +244,9 @@ class ChainWalker:
                              self._desc_fault_addr.eq(current)]
             with m.Elif(~halting):
                 pushed = self._entry(queue.w_data)
+                channel.launch(m)
                 m.d.comb += [
-                    planner.go.eq(1), queue.w_en.eq(1),
+                    queue.w_en.eq(1),
                     pushed.addr.eq(current), pushed.irq.eq(regs["XFER", "IRQ"]),
                     pushed.last.eq(regs["XFER", "LAST"]),
                     pushed.src_stream.eq(regs["XFER", "SRC_MODE"] == AddressMode.STREAM),

@@ -8,6 +8,7 @@ from ..descriptor import Writeback
 from ..memport import BEATS_WIDTH
 from ..registers import XFER_FIELDS, AddressMode, ErrorCode
 from .chain import ChainWalker
+from .pacing import ReqAckPacer
 from .descriptors import FetchBeat
 from .planner import BurstPlanner
 
@@ -60,6 +61,8 @@ class Channel(Elaboratable):
         Running a transfer from our stream: its buffer may take beats.
     stream_out_flush : Signal, out (stream builds)
         Halted on an error or ABORT: end the packet under way on our output stream.
+    req : Signal, in; ack : Signal, out (req/ack builds)
+        The peripheral handshake (ABI §5).
     fetch : stream of {addr}, out (scatter-gather builds)
         Fetch the descriptor at ``addr``.
     fetched_valid, fetched : in
@@ -75,13 +78,16 @@ class Channel(Elaboratable):
         self._regs = regs
         self.planner = BurstPlanner(addr_width=config.addr_width, len_width=config.len_width,
                                     beat_shift=config.beat_shift, max_burst=config.max_burst,
-                                    unaligned=config.unaligned, streams=config.streams)
+                                    unaligned=config.unaligned, streams=config.streams,
+                                    paced=config.req_ack)
         self.retire_valid = Signal()
         self.retire_bytes = Signal(BEATS_WIDTH + config.beat_shift)
         self.retire_end = Signal()
         self.retire_eop = Signal()
         self.stream_in_enable = Signal()
         self.stream_out_flush = Signal()
+        self.req = Signal()
+        self.ack = Signal()
         self.fault_valid = Signal()
         self.fault_code = Signal(ErrorCode)
         self.fault_addr = Signal(config.addr_width)
@@ -111,6 +117,13 @@ class Channel(Elaboratable):
         if self._config.addr_width == 32:
             return regs[lo, "VALUE"]      # the HI registers are not built
         return Cat(regs[lo, "VALUE"], regs[hi, "VALUE"])
+
+    def launch(self, m):
+        """Start planning the transfer in the registers (paced by req/ack if it asks)."""
+        if self._pacer is not None:
+            self._pacer.launch(m)
+        else:
+            m.d.comb += self.planner.go.eq(1)
 
     def _address_halves(self, lo, hi):
         return [lo] if self._config.addr_width == 32 else [lo, hi]
@@ -154,11 +167,17 @@ class Channel(Elaboratable):
         else:
             top_mode, both_streams = MODE_FIXED, 0
         refused = Signal()      # the transfer in the registers cannot run
+        paced = regs["XFER", "REQ"]
+        if cfg.req_ack:
+            # Pieces of REQ_BURST bytes for a FIXED-address peripheral; a stream has its own
+            # flow control.
+            bad_pacing = paced & ((regs["REQ_BURST", "VALUE"] == 0) | src_stream | dst_stream)
+        else:
+            bad_pacing = paced                                     # not built
         bad = Signal()
         m.d.comb += refused.eq(
-            (length == 0) | misaligned | both_streams |
-            (src_mode > top_mode) | (dst_mode > top_mode) |
-            regs["XFER", "REQ"]                                    # req/ack: not built
+            (length == 0) | misaligned | both_streams | bad_pacing |
+            (src_mode > top_mode) | (dst_mode > top_mode)
         )
         m.d.sync += bad.eq(refused)
 
@@ -186,6 +205,21 @@ class Channel(Elaboratable):
         stop_pending = Signal()
         halting = status["BUSY"] & (status["ERR_CODE"] != ErrorCode.NONE)
         t = planner.transfer
+        src_fixed, dst_fixed = src_mode == MODE_FIXED, dst_mode == MODE_FIXED
+        settled = planner.idle & (inflight == 0)
+        if cfg.req_ack:
+            self._pacer = pacer = ReqAckPacer(self, m, src=src, dst=dst, length=length,
+                                              src_fixed=src_fixed, dst_fixed=dst_fixed,
+                                              settled=settled, halting=halting)
+            src, dst = pacer.transfer["src"], pacer.transfer["dst"]
+            m.d.comb += [t.length.eq(pacer.transfer["length"]),
+                         t.final.eq(pacer.transfer["final"])]
+            # The chain loads the next descriptor only once this one is wholly planned.
+            self.planner_free = planner.idle & ~pacer.pacing
+        else:
+            self._pacer = None
+            m.d.comb += t.length.eq(length)
+            self.planner_free = planner.idle
         if cfg.streams:
             # A stream side's address is the byte lane where its stream stands: a stream
             # source starts every transfer at lane 0 (it hands over whole beats); bytes sent
@@ -206,8 +240,7 @@ class Channel(Elaboratable):
         else:
             m.d.comb += [t.src.eq(src), t.dst.eq(dst)]
         m.d.comb += [
-            t.length.eq(length),
-            t.src_fixed.eq(src_mode == MODE_FIXED), t.dst_fixed.eq(dst_mode == MODE_FIXED),
+            t.src_fixed.eq(src_fixed), t.dst_fixed.eq(dst_fixed),
             # Halting: drop what is not yet emitted; drop our queued data after an error.
             # (Gated by BUSY: the code of the previous run is still there at START.)
             planner.abort.eq(halting),
@@ -216,7 +249,8 @@ class Channel(Elaboratable):
         m.d.sync += self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED))
 
         start = regs["CTRL", "START"]   # a pulse in the cycle after the register write
-        drained = planner.idle & (inflight == 0)
+        # Done with the transfer: nothing in flight, and every piece of a paced one planned.
+        drained = (settled & ~self._pacer.pacing) if cfg.req_ack else settled
 
         def begin_run():
             m.d.sync += [
@@ -272,7 +306,7 @@ class Channel(Elaboratable):
                     with m.Elif(bad):
                         fail_now(ErrorCode.BAD_DESCRIPTOR)
                     with m.Else():
-                        m.d.comb += planner.go.eq(1)
+                        self.launch(m)
                         m.d.sync += status["BUSY"].eq(1)
                         m.next = "RUN"
 
@@ -295,7 +329,7 @@ class Channel(Elaboratable):
                         cyclic = regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"]
                         with m.If(cyclic & ~bad):
                             # Again, with the registers as they are now.
-                            m.d.comb += planner.go.eq(1)
+                            self.launch(m)
                             m.d.sync += byte_count.eq(0)
                         with m.Elif(cyclic):
                             fail_now(ErrorCode.BAD_DESCRIPTOR)

@@ -61,8 +61,11 @@ class DataMover(wiring.Component):
 
     With ``streams``, a burst may read from its channel's stream buffer instead of the read
     port (the beats are there: the planner claimed them), or write into its channel's
-    output buffer instead of the write port (once room for all its beats is reserved); such
-    a burst retires when its last beat is in the buffer, in order with the channel's others.
+    output buffer instead of the write port; such a burst retires when its last beat is in
+    the buffer, in order with the channel's others. Room for all its beats there is
+    reserved before it is read, so the writer never waits for a device: a stalled stream
+    cannot hold up the other channels' writes, nor the reads that would unblock it (a
+    device looping one channel's output into another's input).
 
     Members
     -------
@@ -73,10 +76,12 @@ class DataMover(wiring.Component):
     read_fault, write_fault : Out(FaultEvent)
     ingress : In(stream of data), one per channel (with ``streams``)
         The channels' stream buffers (:class:`~.streams.StreamIngress`).
-    egress_room, egress_reserve, egress_beats, egress_push, egress_data, egress_strb, egress_last
+    egress_room, egress_reserve, egress_cancel, egress_push, ...
         The channels' output buffers (:class:`~.streams.StreamEgress`), with streams: room
-        for a burst (a bit per channel), a burst of ``egress_beats`` starts (one-hot), a beat
-        goes in (one-hot, with a shared payload).
+        for a burst (a bit per channel); room for ``egress_reserve_beats`` is reserved, or
+        ``egress_cancel_beats`` given back by a burst dropped after all (one-hot); a beat
+        goes in (one-hot, with a shared payload: ``egress_data``, ``egress_strb``,
+        ``egress_last``).
     """
 
     def __init__(self, *, addr_width, data_width, channels, outstanding, fifo_depth,
@@ -108,7 +113,9 @@ class DataMover(wiring.Component):
             members.update({
                 "ingress": In(stream.Signature(data_width)).array(channels),
                 "egress_room": In(channels), "egress_reserve": Out(channels),
-                "egress_beats": Out(BEATS_WIDTH), "egress_push": Out(channels),
+                "egress_reserve_beats": Out(BEATS_WIDTH), "egress_cancel": Out(channels),
+                "egress_cancel_beats": Out(BEATS_WIDTH),
+                "egress_push": Out(channels),
                 "egress_data": Out(data_width), "egress_strb": Out(data_width // 8),
                 "egress_last": Out(1),
             })
@@ -191,6 +198,11 @@ class DataMover(wiring.Component):
         no_command = (no_read | burst.src_stream) if streams else no_read
         cmd = self.read.cmd
         can_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
+        channel = self.bursts.payload.channel
+        if streams:
+            # A burst to a stream first reserves room for its beats in the channel's buffer.
+            to_buffer = burst.dst_stream & (burst.beats != 0)
+            can_take &= ~to_buffer | self.egress_room.bit_select(channel, 1)
         take = Signal()
         m.d.comb += [
             cmd.valid.eq(can_take & ~no_command),
@@ -221,6 +233,8 @@ class DataMover(wiring.Component):
             m.d.comb += [
                 rq_in.stream.eq(burst.src_stream), rq_in.last_read.eq(reads - 1),
                 wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
+                self.egress_reserve.eq(Mux(take & to_buffer, 1 << channel, 0)),
+                self.egress_reserve_beats.eq(burst.beats),
             ]
 
         # --- Read data: into the FIFO (rotated to the lanes it is written to); report errors
@@ -291,11 +305,8 @@ class DataMover(wiring.Component):
         writes = ~drop & (next_burst.beats != 0)
         start = Signal()
         retiring = Signal()         # the oldest burst written retires (see below)
-        # A burst into a stream buffer waits for room for all its beats there.
-        room_out = (~next_burst.stream | self.egress_room.bit_select(next_burst.channel, 1)) \
-            if streams else 1
         m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
-                             beat_plans.w_rdy & resp_queue.w_rdy & (room_out | ~writes) &
+                             beat_plans.w_rdy & resp_queue.w_rdy &
                              # Retiring now: not in the cycle a written burst retires.
                              ~(~writes & retiring))
         with m.If(start):
@@ -319,10 +330,10 @@ class DataMover(wiring.Component):
             for name in write_streams:
                 m.d.comb += [plan_in[name].eq(next_burst[name]),
                              resp_in[name].eq(next_burst[name])]
-            reserve = Signal(self._channels)
-            m.d.comb += [reserve.eq(Mux(start & writes & to_stream, 1 << next_burst.channel, 0)),
-                         self.egress_reserve.eq(reserve),
-                         self.egress_beats.eq(next_burst.beats)]
+            # A burst to a stream dropped here gives its reserved room back.
+            cancel = start & drop & to_stream & (next_burst.beats != 0)
+            m.d.comb += [self.egress_cancel.eq(Mux(cancel, 1 << next_burst.channel, 0)),
+                         self.egress_cancel_beats.eq(next_burst.beats)]
         # Payload registers without reset (see _register_payload).
         wcmd_payload = Signal.like(wcmd.payload, reset_less=True)
         m.d.comb += wcmd.payload.eq(wcmd_payload)

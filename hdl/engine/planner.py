@@ -25,15 +25,19 @@ def _stream_fields(streams):
         if streams else {}
 
 
-def Transfer(addr_width, len_width, streams=False):
+def Transfer(addr_width, len_width, streams=False, paced=False):
     """One transfer of ``length`` bytes from ``src`` to ``dst`` (checked before planning:
     beat aligned unless the realigner is built).
 
     With streams, a side may be a stream (its address is then only the byte lane where the
-    stream stands), and ``eop`` asks for tlast after the last byte sent to a stream."""
+    stream stands), and ``eop`` asks for tlast after the last byte sent to a stream.
+
+    A transfer paced by req/ack (``paced``) is planned piece by piece (a chunk per request);
+    ``final`` says the piece ends the transfer: only then is its last burst ``end``."""
     return data.StructLayout({
         "src": unsigned(addr_width), "dst": unsigned(addr_width), "length": unsigned(len_width),
         "src_fixed": unsigned(1), "dst_fixed": unsigned(1), **_stream_fields(streams),
+        **({"final": unsigned(1)} if paced else {}),
     })
 
 
@@ -98,6 +102,8 @@ class BurstPlanner(wiring.Component):
         are whole beats.
     streams : bool
         Sides may be streams (needs ``unaligned``).
+    paced : bool
+        Transfers may come in pieces (see :func:`Transfer`).
 
     Members
     -------
@@ -117,15 +123,16 @@ class BurstPlanner(wiring.Component):
     """
 
     def __init__(self, *, addr_width, len_width, beat_shift, max_burst, unaligned=False,
-                 streams=False):
+                 streams=False, paced=False):
         self._addr_width = addr_width
         self._len_width = len_width
         self._beat_shift = beat_shift
         self._max_burst = max_burst
         self._unaligned = unaligned
         self._streams = streams
+        self._paced = paced
         members = {
-            "transfer": In(Transfer(addr_width, len_width, streams)),
+            "transfer": In(Transfer(addr_width, len_width, streams, paced)),
             "go": In(1),
             "bursts": Out(stream.Signature(Burst(addr_width, beat_shift=beat_shift,
                                                  unaligned=unaligned, streams=streams))),
@@ -182,6 +189,7 @@ class BurstPlanner(wiring.Component):
         # with the beats read for it (``pre`` more; the final burst ``tail`` fewer), so
         # both sides keep within the page and the maximum.
         step = Signal(range(3))
+        final = Signal(reset_less=True) if self._paced else 1     # the transfer's last piece
         if streams:
             src_stream, dst_stream = state.src_stream, state.dst_stream
             eop_asked = Signal(reset_less=True)     # the transfer's EOP flag (to a stream)
@@ -252,6 +260,8 @@ class BurstPlanner(wiring.Component):
             with m.Else():
                 t = self.transfer
                 m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
+                if self._paced:
+                    m.d.sync += final.eq(t.final)
                 if streams:
                     m.d.sync += [src_stream.eq(t.src_stream), dst_stream.eq(t.dst_stream),
                                  eop_asked.eq(t.eop), packet_ended.eq(0), aborted.eq(0)]
@@ -274,7 +284,8 @@ class BurstPlanner(wiring.Component):
             a, b, c = bound
             a_least = (a <= b) & (a <= c)
             b_before_c = b <= c
-            end = fits & a_least
+            piece_end = fits & a_least          # the last burst of the piece
+            end = piece_end & final             # ... and of the transfer
             m.d.sync += [beats.eq(Mux(a_least, a, Mux(b_before_c, b, c))),
                          state.end.eq(end), out.valid.eq(1), step.eq(2)]
             if unaligned:
@@ -291,9 +302,9 @@ class BurstPlanner(wiring.Component):
             if unaligned:
                 m.d.sync += [
                     state.reads.eq(chosen_reads),
-                    state.pre.eq(pre), state.tail.eq(end & tail), state.split.eq(split),
+                    state.pre.eq(pre), state.tail.eq(piece_end & tail), state.split.eq(split),
                     state.first_lane.eq(Mux(unwritten, dst_lane, 0)),
-                    state.last_lane.eq(Mux(end, last_lane, lanes - 1)),
+                    state.last_lane.eq(Mux(piece_end, last_lane, lanes - 1)),
                 ]
         reads = state.reads if unaligned else beats
         with m.If(out.valid & out.ready):

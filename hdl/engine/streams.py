@@ -106,7 +106,9 @@ class StreamEgress(wiring.Component):
     push_valid, push_data, push_strb, push_last : In
         A beat from the mover (always taken: its room was reserved).
     reserve_valid, reserve_beats : In
-        The mover starts a burst of this many beats into the buffer.
+        The mover takes a burst of this many beats for the buffer (before reading it).
+    cancel_valid, cancel_beats : In
+        It drops such a burst after all (a read error): the room is free again.
     room : Out(1)
         Room can be reserved for a burst of ``burst_limit`` beats (registered).
     flush : In(1)
@@ -124,6 +126,7 @@ class StreamEgress(wiring.Component):
             "push_valid": In(1), "push_data": In(data_width), "push_strb": In(lanes),
             "push_last": In(1),
             "reserve_valid": In(1), "reserve_beats": In(BEATS_WIDTH),
+            "cancel_valid": In(1), "cancel_beats": In(BEATS_WIDTH),
             "room": Out(1, init=1),
             "flush": In(1),
         })
@@ -171,7 +174,8 @@ class StreamEgress(wiring.Component):
             m.d.sync += flushing.eq(1)
 
         credits_next = Signal.like(credits)
-        m.d.comb += credits_next.eq(credits + (buffer.r_en & buffer.r_rdy) + freed - sent_flush -
+        m.d.comb += credits_next.eq(credits + (buffer.r_en & buffer.r_rdy) + freed - sent_flush +
+                                    Mux(self.cancel_valid, self.cancel_beats, 0) -
                                     Mux(self.reserve_valid, self.reserve_beats, 0))
         m.d.sync += [credits.eq(credits_next), self.room.eq(credits_next >= self._burst_limit)]
         return m

@@ -45,14 +45,14 @@ async def identity_and_registers(dut):
     assert info["ADDR_WIDTH"] == cfg.addr_width
     assert info["MASTER"] == (0 if cfg.master == "axi4" else 1)
     assert (info["SG"], info["STREAMS"], info["UNALIGNED"], info["REQ_ACK"]) == \
-        (int(cfg.sg), int(cfg.streams), int(cfg.unaligned), 0)
+        (int(cfg.sg), int(cfg.streams), int(cfg.unaligned), int(cfg.req_ack))
     assert info["MAX_BURST"] == cfg.max_burst and info["OUTSTANDING"] == cfg.outstanding
     assert 1 << info["FIFO_DEPTH_LOG2"] == cfg.fifo_depth and info["LEN_WIDTH"] == 32
     assert await drv.read("IRQ_SUMMARY") == 0
 
     last = cfg.channels - 1
     # Registers of what is not built read 0 and ignore writes.
-    absent = ["REQ_BURST"] + ([] if cfg.sg else ["DESC_LO", "DESC_HI"])
+    absent = ([] if cfg.req_ack else ["REQ_BURST"]) + ([] if cfg.sg else ["DESC_LO", "DESC_HI"])
     if cfg.addr_width == 32:
         absent += ["SRC_HI", "DST_HI"] + (["DESC_HI"] if cfg.sg else [])   # beyond the width
     for name in absent:
@@ -338,12 +338,17 @@ async def bad_transfers(dut):
         status = await drv.status(0)
         assert status.error and status.err_code == "BAD_DESCRIPTOR" and not status.busy, \
             (case, length, status)
-    # Nor is the req/ack handshake; nor a chain from a misaligned descriptor (or without
-    # scatter-gather in the build).
+    # Nor is the req/ack handshake where it is not built, nor with REQ_BURST = 0 where it is;
+    # nor a chain from a misaligned descriptor (or without scatter-gather in the build).
     await drv.setup_transfer(0, 0, 0x1000, beat)
     await drv.write_fields("XFER", 0, req=1)
+    if h.config.req_ack:
+        assert await drv.read("REQ_BURST", 0) == beat               # its reset value
+        await drv.write("REQ_BURST", 0, 0)
     await drv.start(0)
     assert (await drv.status(0)).err_code == "BAD_DESCRIPTOR"
+    if h.config.req_ack:
+        await drv.write("REQ_BURST", beat, 0)
     await drv.setup_transfer(0, 0, 0x1000, beat)
     if h.config.sg:
         await drv.write("DESC_LO", 0x1020, 0)

@@ -377,8 +377,12 @@ async def descriptor_errors(dut):
         ("BAD_DESCRIPTOR", lambda d: d.replace(length=0)),
         ("BAD_DESCRIPTOR", lambda d: d.replace(next=d.next + 0x20)),       # misaligned NEXT
         ("BAD_DESCRIPTOR", lambda d: d.replace(src_mode=3)),               # reserved mode
-        ("BAD_DESCRIPTOR", lambda d: d.replace(req=1)),                    # not built
     ]
+    if h.config.req_ack:                                                  # paced stream
+        cases.append(("BAD_DESCRIPTOR",
+                      lambda d: d.replace(req=1, src_mode=Mode.STREAM)))
+    else:                                                                 # not built
+        cases.append(("BAD_DESCRIPTOR", lambda d: d.replace(req=1)))
     if h.config.streams:                                                  # both streams
         cases.append(("BAD_DESCRIPTOR",
                       lambda d: d.replace(src_mode=Mode.STREAM, dst_mode=Mode.STREAM)))
