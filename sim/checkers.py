@@ -24,7 +24,7 @@ from .signals import reader
 
 
 __all__ = ["AxiMasterChecker", "WishboneMasterChecker", "AxiLiteSlaveChecker",
-           "WishboneClassicSlaveChecker"]
+           "WishboneClassicSlaveChecker", "AxiStreamChecker"]
 
 
 _LOGGED = 20  # violations logged one by one; later ones are only counted
@@ -470,3 +470,97 @@ class WishboneClassicSlaveChecker(_Checker):
             self._violation(f"ack is {ack}")
         elif ack == "1" and not (self._cyc() == "1" and self._stb() == "1"):
             self._violation("ack without cyc & stb")
+
+
+class AxiStreamChecker(_Checker):
+    """Checks an AXI4-Stream port of the controller (``m_axis<n>`` or ``s_axis<n>``) and counts its traffic.
+
+    Transmitter rules, on whichever side drives ``tvalid`` (the controller on ``m_axis``, the
+    bench's model on ``s_axis``): ``tvalid`` and ``tready`` are never X/Z; once ``tvalid``
+    is high it holds until ``tready``, with ``tdata``, ``tkeep`` and ``tlast`` stable
+    meanwhile. Hauler's packing rule (ABI §4 and docs/devices.md), checked at each
+    handshake: ``tkeep`` is all ones except on a ``tlast`` beat, where it is a contiguous
+    run of lanes from lane 0: at least one lane on ``s_axis``; on ``m_axis`` possibly none,
+    the empty beat with which the controller ends a packet cut short by an error or ABORT
+    (counted in :attr:`empty_ends`). On ``s_axis`` a violation is a bug of the bench's model
+    (the message says so): the controller reads ``tkeep`` only on ``tlast`` beats, but a
+    model that breaks the rule would test something else than intended.
+
+    Parameters
+    ----------
+    dut, prefix, clock, reset, fail_fast
+        As :class:`AxiMasterChecker`; ``prefix`` e.g. ``"m_axis0"``.
+    output : bool, optional
+        Whether the controller drives ``tvalid`` (default: guessed from the prefix, ``m_``).
+
+    Members
+    -------
+    violations : list of (float, str)
+    beats, packets, bytes : int
+        Handshakes, handshakes with ``tlast``, and bytes with ``tkeep`` set in them, since
+        reset.
+    empty_ends : int
+        ``tlast`` beats with ``tkeep`` 0 (``m_axis`` only; on ``s_axis`` they are violations).
+    cycles : int
+        Clock cycles since reset.
+    first_beat, last_beat : int or None
+        The cycle (counted as :attr:`cycles`, from 1) of the first and the latest handshake.
+    in_packet : bool
+        Beats have been handed over since the last ``tlast``.
+    """
+
+    def __init__(self, dut, prefix, clock, reset, *, output=None, fail_fast=True):
+        super().__init__(dut, prefix, clock, reset, fail_fast)
+        self._output = prefix.startswith("m_") if output is None else output
+        self._lanes = len(getattr(dut, f"{prefix}__tkeep"))
+        self._stream = _Channel(self, prefix, "tvalid", "tready", ["tdata", "tkeep", "tlast"])
+        self._ready = self._port("tready")
+        self._clear()
+
+    def _clear(self):
+        self._stream.clear()
+        self.reset_counts()
+        self.in_packet = False
+
+    def reset_counts(self):
+        """Zero the counts (:attr:`beats` ... :attr:`empty_ends`, :attr:`cycles`) and the
+        beat cycles; the checks and :attr:`in_packet` go on."""
+        self.beats = self.packets = self.bytes = self.cycles = self.empty_ends = 0
+        self.first_beat = self.last_beat = None
+
+    def _violation(self, message):
+        super()._violation(message if self._output else f"{message} (model bug)")
+
+    def _sample(self):
+        self.cycles += 1
+        ready = self._ready()
+        if ready not in ("0", "1"):
+            self._violation(f"{self._stream.label}: tready is {ready}")
+        beat = self._stream.sample()
+        if beat is None:
+            return
+        fields = _ints(self, self._stream.label, beat, "tkeep", "tlast")
+        if fields is None:
+            return
+        keep, last = fields
+        full = (1 << self._lanes) - 1
+        kept = keep.bit_count()
+        if last:
+            if keep == 0 and self._output:
+                self.empty_ends += 1
+            elif keep == 0 or keep & (keep + 1):
+                self._violation(f"{self._stream.label}: tkeep={keep:#x} on the tlast beat is not "
+                                f"a contiguous run of lanes from lane 0")
+        elif keep != full:
+            self._violation(f"{self._stream.label}: tkeep={keep:#x} on a beat without tlast "
+                            f"(only the final beat of a packet may be partial)")
+        self.beats += 1
+        self.bytes += kept
+        self.packets += last
+        self.in_packet = not last
+        if self.first_beat is None:
+            self.first_beat = self.cycles
+        self.last_beat = self.cycles
+
+    def _busy(self):
+        return [f"{self._stream.label}: tvalid waiting for tready"] if self._stream.waiting else []

@@ -203,6 +203,12 @@ class DataMover(wiring.Component):
             # A burst to a stream first reserves room for its beats in the channel's buffer.
             to_buffer = burst.dst_stream & (burst.beats != 0)
             can_take &= ~to_buffer | self.egress_room.bit_select(channel, 1)
+            # R is never back-pressured (the Wishbone adapter cannot hold a beat), so no read
+            # is asked for while a burst from a stream buffer waits in the read queue: its
+            # beats go into the FIFO first, and they are there, so the wait is short.
+            from_buffer = burst.src_stream & ~no_read
+            buffer_reads = Signal(range(self._outstanding + 2))     # such bursts queued
+            can_take &= no_command | (buffer_reads == 0)
         take = Signal()
         m.d.comb += [
             cmd.valid.eq(can_take & ~no_command),
@@ -218,7 +224,7 @@ class DataMover(wiring.Component):
         m.d.comb += [
             rq_in.channel.eq(self.bursts.payload.channel), rq_in.src.eq(burst.src),
             rq_in.fixed.eq(burst.src_fixed),
-            wq_in.channel.eq(self.bursts.payload.channel), wq_in.dst.eq(burst.dst),
+            wq_in.channel.eq(channel), wq_in.dst.eq(burst.dst),
             wq_in.beats.eq(burst.beats), wq_in.fixed.eq(burst.dst_fixed),
             wq_in.end.eq(burst.end),
         ]
@@ -261,6 +267,10 @@ class DataMover(wiring.Component):
                 m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
         m.d.comb += data_fifo.w_data.eq(rotate_lanes(arrived.data, head.rotate, lanes)
                                         if unaligned else arrived.data)
+        if streams:
+            m.d.sync += buffer_reads.eq(
+                buffer_reads + (take & from_buffer) -
+                (arrived.valid & read_queue.r_rdy & arrived.last & head.stream))
         with m.If(arrived.valid & read_queue.r_rdy):
             m.d.comb += data_fifo.w_en.eq(1)
             m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | arrived.err)]

@@ -50,8 +50,12 @@ class ReqAckPacer:
         offset = Signal(len(length))            # bytes of the transfer in pieces so far
         chunk = regs["REQ_BURST", "VALUE"]
         left = length - offset
-        final = left <= chunk
-        piece = Mux(final, left, chunk)
+        # The next piece, registered: the subtraction, compare and choice stay off the
+        # planner's paths. They settle long before the piece starts: `offset` moves when a
+        # piece starts, and the next one waits at least for that piece's ack.
+        final = Signal()
+        piece = Signal(len(length))
+        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(left <= chunk, left, chunk))]
         self.transfer = {
             "src": src + Mux(src_fixed, 0, offset), "dst": dst + Mux(dst_fixed, 0, offset),
             "length": Mux(self.paced, piece, length), "final": ~self.paced | final,
