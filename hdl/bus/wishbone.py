@@ -57,7 +57,7 @@ class WishboneAdapter(wiring.Component):
         burst, so it carries fewer than ``max_cycle_beats`` plus one burst's beats.
     """
 
-    def __init__(self, *, addr_width, data_width, max_cycle_beats=64):
+    def __init__(self, *, addr_width, data_width, max_cycle_beats=128):
         if max_cycle_beats < 1:
             raise ValueError(f"max_cycle_beats must be at least 1, not {max_cycle_beats}")
         self._addr_width = addr_width

@@ -171,7 +171,11 @@ class Channel(Elaboratable):
         if cfg.req_ack:
             # Pieces of REQ_BURST bytes for a FIXED-address peripheral; a stream has its own
             # flow control.
-            bad_pacing = paced & ((regs["REQ_BURST", "VALUE"] == 0) | src_stream | dst_stream)
+            req_burst = regs["REQ_BURST", "VALUE"]
+            bad_pacing = paced & ((req_burst == 0) | src_stream | dst_stream)
+            if not cfg.unaligned:
+                # Pieces of whole beats, like everything else without the realigner.
+                bad_pacing |= paced & ((req_burst & lane_bits) != 0)
         else:
             bad_pacing = paced                                     # not built
         bad = Signal()

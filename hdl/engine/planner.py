@@ -294,9 +294,13 @@ class BurstPlanner(wiring.Component):
             if streams:
                 m.d.sync += state.eop.eq(end & Mux(src_stream, packet_ended, eop_asked))
                 # From a stream, only beats already there; and not the packet's last before
-                # the transfer is cut at it. Else size again (the beats keep coming).
-                starved = src_stream & ((chosen_reads + (self.packet_end & ~packet_ended) >
-                                         self.avail) | (self.abort & ~aborted))
+                # the transfer is cut at it. Else size again (the beats keep coming). Each
+                # bound is judged beside the others' compare, then the verdict chosen like
+                # the bound: no compare after the choice.
+                short_of_end = self.packet_end & ~packet_ended
+                fed = [Mux(short_of_end, r < self.avail, r <= self.avail) for r in bound_reads]
+                starved = src_stream & (~Mux(a_least, fed[0], Mux(b_before_c, fed[1], fed[2])) |
+                                        (self.abort & ~aborted))
                 with m.If(starved):
                     m.d.sync += [out.valid.eq(0), step.eq(0)]
             if unaligned:

@@ -163,8 +163,9 @@ class StreamEgress(wiring.Component):
                 m.d.comb += freed.eq(1)
                 m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb)]
         credits = Signal(range(self._depth + 1), init=self._depth)
-        # The flushed beat had no place reserved: it takes a free one.
-        with m.Elif(flushing & (credits != 0) & ~self.reserve_valid):
+        # The flushed beat had no place reserved: it takes a free one, with more than a
+        # burst's room left, so a reservation in the same cycle still fits.
+        with m.Elif(flushing & (credits > self._burst_limit)):
             m.d.sync += flushing.eq(0)
             with m.If((held_strb != 0) | packet_open):
                 m.d.comb += [sent_flush.eq(1), buffer.w_en.eq(1),
@@ -173,9 +174,14 @@ class StreamEgress(wiring.Component):
         with m.If(self.flush):
             m.d.sync += flushing.eq(1)
 
+        # Reservations and cancellations count a cycle late, off the mover's issue path; the
+        # mover takes a burst every other cycle at most, so `room` is current at the next.
+        reserved = Signal(BEATS_WIDTH)
+        cancelled = Signal(BEATS_WIDTH)
+        m.d.sync += [reserved.eq(Mux(self.reserve_valid, self.reserve_beats, 0)),
+                     cancelled.eq(Mux(self.cancel_valid, self.cancel_beats, 0))]
         credits_next = Signal.like(credits)
         m.d.comb += credits_next.eq(credits + (buffer.r_en & buffer.r_rdy) + freed - sent_flush +
-                                    Mux(self.cancel_valid, self.cancel_beats, 0) -
-                                    Mux(self.reserve_valid, self.reserve_beats, 0))
+                                    cancelled - reserved)
         m.d.sync += [credits.eq(credits_next), self.room.eq(credits_next >= self._burst_limit)]
         return m
