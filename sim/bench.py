@@ -4,14 +4,14 @@ import json
 import os
 
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge
 
 from hauler import Config
 
 from .runner import CONFIG_ENV
 
 
-__all__ = ["bench_config", "start_clock", "reset_dut"]
+__all__ = ["bench_config", "start_clock", "reset_dut", "wait_until"]
 
 
 def bench_config():
@@ -45,3 +45,13 @@ async def reset_dut(dut, cycles=4, *, clock=None, reset=None):
         await RisingEdge(clock)
     reset.value = 0
     await RisingEdge(clock)
+
+
+async def wait_until(clock, condition, what, *, timeout=100_000, every=4):
+    """Check ``condition()`` every ``every`` cycles of ``clock``; fail the test with
+    ``what`` if it is still false after ``timeout`` cycles."""
+    for _ in range(timeout // every):
+        if condition():
+            return
+        await ClockCycles(clock, every)
+    raise AssertionError(f"timed out after {timeout} cycles waiting for {what}")

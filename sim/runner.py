@@ -33,7 +33,7 @@ import hauler
 from cocotb_tools.runner import Icarus
 
 
-__all__ = ["build_root", "verilog_for", "run"]
+__all__ = ["build_root", "verilog_for", "run", "locked", "write_atomic", "hdl_digest"]
 
 
 _HDL_DIR = Path(hauler.__file__).resolve().parent
@@ -54,7 +54,8 @@ def build_root():
 
 
 @contextmanager
-def _locked(path, *, shared=False):
+def locked(path, *, shared=False):
+    """Hold an flock on ``path`` (shared or exclusive): builds shared between processes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
@@ -64,7 +65,8 @@ def _locked(path, *, shared=False):
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def _write_atomic(path, text):
+def write_atomic(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
     # Readers that skip the lock (the fast path of verilog_for) see the old or the new file, never half of one.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -76,7 +78,7 @@ def _write_atomic(path, text):
         raise
 
 
-def _hdl_digest():
+def hdl_digest():
     """Digest of everything generation depends on: the hdl/ sources and the Amaranth version."""
     import amaranth
     h = hashlib.sha256(f"amaranth {amaranth.__version__}\n".encode())
@@ -121,17 +123,17 @@ def verilog_for(config):
     def fresh(digest):
         return target.exists() and stamp.exists() and stamp.read_text() == digest
 
-    digest = _hdl_digest()
+    digest = hdl_digest()
     if fresh(digest):
         return target
-    with _locked(directory / ".lock"):
+    with locked(directory / ".lock"):
         if not fresh(digest):
             text = _generate_text(config)
             # Identical text keeps the old file and its mtime, so Icarus does not rebuild.
             if not target.exists() or target.read_text() != text:
-                _write_atomic(target, text)
+                write_atomic(target, text)
             # The stamp goes last: a fresh stamp always means a fresh target.
-            _write_atomic(stamp, digest)
+            write_atomic(stamp, digest)
     return target
 
 
@@ -167,7 +169,7 @@ def _dump_module(build_dir, toplevel):
             f"    end\n"
             f"endmodule\n")
     if not path.exists() or path.read_text() != text:  # an unchanged file keeps the build
-        _write_atomic(path, text)
+        write_atomic(path, text)
     return path
 
 
@@ -278,10 +280,10 @@ def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=No
     # An up-to-date build is set up under the shared lock, so runs of one configuration
     # (several benches, several pytest-xdist workers) overlap; only a compile waits for
     # the simulations using the old sim.vvp to end.
-    with _locked(build_dir / ".lock", shared=True):
+    with locked(build_dir / ".lock", shared=True):
         build(exclusive=False)
     if runner.stale:
-        with _locked(build_dir / ".lock"):
+        with locked(build_dir / ".lock"):
             build(exclusive=True)
 
     runs_dir = build_dir / "runs"
@@ -294,7 +296,7 @@ def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=No
     log = run_dir / "sim.log"
     print(f"hauler.sim.runner: {test_module} on {key}, seed={seed} (replay with {SEED_ENV}={seed})")
 
-    with _locked(build_dir / ".lock", shared=True):
+    with locked(build_dir / ".lock", shared=True):
         try:
             # waves=True makes vvp write FST; the dump module writes into the run directory.
             runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from hauler import Config
 from hauler.cli import main
 from hauler.errors import ToolError
-from hauler.synth import (DEVICES, DoesNotFit, SynthResult, _not_fitting, format_side_by_side,
+from hauler.synth import (DEVICES, DoesNotFit, SynthResult, not_fitting, format_side_by_side,
                           synthesize)
 
 
@@ -170,7 +170,7 @@ def test_a_design_too_big_is_reported_as_such(tmp_path):
     log.write_text("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    6551/   5280   124%\n"
                    "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
                    "'ICESTORM_LC'\n")
-    error, may_fit = _not_fitting(log, "ice40-up5k")
+    error, may_fit = not_fitting(log, "ice40-up5k")
     assert not may_fit
     assert isinstance(error, DoesNotFit) and (error.needed, error.available) == (6551, 5280)
     assert str(error).startswith("the design does not fit ice40-up5k: nextpnr could not place "
@@ -179,9 +179,9 @@ def test_a_design_too_big_is_reported_as_such(tmp_path):
     # Fewer cells than the device has: another placement seed may succeed.
     log.write_text("Info: \t         ICESTORM_LC:    4157/   5280    78%\nERROR: Unable to find "
                    "legal placement for all cells, design is probably at utilisation limit.\n")
-    assert _not_fitting(log, "ice40-up5k")[1]
+    assert not_fitting(log, "ice40-up5k")[1]
     log.write_text("ERROR: something else\n")
-    assert _not_fitting(log, "ice40-up5k") == (None, False)
+    assert not_fitting(log, "ice40-up5k") == (None, False)
 
 
 # The side-by-side report of ``hauler synth``, on canned results: synthesis itself is covered

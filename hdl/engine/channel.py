@@ -204,13 +204,18 @@ class Channel(Elaboratable):
         max_inflight = 2 + cfg.outstanding * 2 + cfg.fifo_depth + 8
         inflight = Signal(range(max_inflight + 1))
         emitted = planner.bursts.valid & planner.bursts.ready
-        m.d.sync += inflight.eq(inflight + emitted - self.retire_valid)
+        # Whether none is, registered beside the count: the compare stays off the paths
+        # from `settled` into the halting and completion logic (wide register enables).
+        none_inflight = Signal(init=1)
+        inflight_next = Signal.like(inflight)
+        m.d.comb += inflight_next.eq(inflight + emitted - self.retire_valid)
+        m.d.sync += [inflight.eq(inflight_next), none_inflight.eq(inflight_next == 0)]
 
         stop_pending = Signal()
         halting = status["BUSY"] & (status["ERR_CODE"] != ErrorCode.NONE)
         t = planner.transfer
         src_fixed, dst_fixed = src_mode == MODE_FIXED, dst_mode == MODE_FIXED
-        settled = planner.idle & (inflight == 0)
+        settled = planner.idle & none_inflight
         if cfg.req_ack:
             self._pacer = pacer = ReqAckPacer(self, m, src=src, dst=dst, length=length,
                                               src_fixed=src_fixed, dst_fixed=dst_fixed,
@@ -237,10 +242,11 @@ class Channel(Elaboratable):
                 t.src.eq(Mux(src_stream, 0, src)), t.dst.eq(Mux(dst_stream, out_lane, dst)),
                 t.src_stream.eq(src_stream), t.dst_stream.eq(dst_stream),
                 t.eop.eq(regs["XFER", "EOP"]),
-                # Not for a transfer that will be refused, nor once halting: no beat is
-                # taken that the run will not use.
-                self.stream_in_enable.eq(status["BUSY"] & src_stream & ~refused & ~halting),
             ]
+            # Not for a transfer that will be refused, nor once halting: no beat is taken that
+            # the run will not use. (Registered: the checks stay off the path to tready.)
+            m.d.sync += self.stream_in_enable.eq(status["BUSY"] & src_stream & ~refused &
+                                                 ~halting)
         else:
             m.d.comb += [t.src.eq(src), t.dst.eq(dst)]
         m.d.comb += [

@@ -217,8 +217,13 @@ class BurstPlanner(wiring.Component):
             # alone), as they cannot be read again. Sizing starts again a cycle later.
             stream_abort = self.abort & active & src_stream
             cut_abort = stream_abort & (step == 0) & ~aborted
-            cut_end = (active & (step == 0) & src_stream & self.packet_end & ~packet_ended &
-                       ~stream_abort & (self.avail <= remaining - tail))
+            # Whether the packet ends first, judged a cycle ahead (off the path into
+            # `remaining`); not in the cycle after a burst is taken, when it would be judged
+            # on the counts before it.
+            end_first = Signal()
+            m.d.sync += end_first.eq(src_stream & self.packet_end & ~packet_ended &
+                                     (self.avail <= remaining - tail) & ~(out.valid & out.ready))
+            cut_end = active & (step == 0) & end_first & ~packet_ended & ~stream_abort
             lane_sum = Signal(shift + 1)
             m.d.comb += lane_sum.eq(dst_lane + Mux(cut_abort, lanes - 1, self.end_lane))
             left = Mux(cut_abort, Mux(unwritten, 0, lane_sum[shift]),

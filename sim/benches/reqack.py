@@ -22,7 +22,7 @@ import cocotb
 from cocotb.triggers import ClockCycles
 
 from hauler.descriptor import DESCRIPTOR_SIZE, WRITEBACK_OFFSET
-from hauler.sim.bench import bench_config
+from hauler.sim.bench import bench_config, wait_until
 from hauler.sim.descriptors import Descriptor, DescriptorStatus, read_status, write_chain
 from hauler.sim.driver import Mode, decode
 from hauler.sim.harness import Harness
@@ -73,11 +73,7 @@ async def _start_paced(drv, channel, src, dst, length, *, burst, src_mode, dst_m
 
 
 async def _until(h, condition, what, timeout=100_000):
-    for _ in range(timeout // 4):
-        if condition():
-            return
-        await ClockCycles(h.clock, 4)
-    raise AssertionError(f"timed out waiting for {what}")
+    await wait_until(h.clock, condition, what, timeout=timeout)
 
 
 class Landing:

@@ -14,6 +14,7 @@ from hauler.sim.descriptors import Descriptor, DescriptorStatus, read_status, re
 from hauler.sim.driver import Mode
 from hauler.sim.harness import Harness, MEMORY_SIZE
 from hauler.sim.model import apply_chain
+from hauler.sim.bench import wait_until
 
 
 DESCS = 0x1000                  # descriptors live here (64 KiB of room)
@@ -127,11 +128,7 @@ async def _irq(h, timeout=200_000):
 
 
 async def _wait(h, condition, timeout=200_000, what="condition"):
-    for _ in range(timeout // 8):
-        if condition():
-            return
-        await ClockCycles(h.clock, 8)
-    raise AssertionError(f"timed out waiting for {what}")
+    await wait_until(h.clock, condition, what, timeout=timeout, every=8)
 
 
 @cocotb.test()

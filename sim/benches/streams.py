@@ -25,7 +25,7 @@ from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, SimTime
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
 from hauler.descriptor import DESCRIPTOR_SIZE, WRITEBACK_OFFSET
-from hauler.sim.bench import bench_config, reset_dut, start_clock
+from hauler.sim.bench import bench_config, reset_dut, start_clock, wait_until
 from hauler.sim.checkers import AxiStreamChecker
 from hauler.sim.descriptors import Descriptor, DescriptorStatus, read_status, write_chain, \
     write_ring
@@ -207,11 +207,7 @@ def _written_prefix(got, data, poison, what):
 
 
 async def _until(h, condition, what, timeout=100_000):
-    for _ in range(timeout // 4):
-        if condition():
-            return
-        await ClockCycles(h.clock, 4)
-    raise AssertionError(f"timed out after {timeout} cycles waiting for {what}")
+    await wait_until(h.clock, condition, what, timeout=timeout)
 
 
 class Arena:

@@ -1,0 +1,110 @@
+"""The boards the demo SoC is built for: a table, cheap to import (the command line reads it
+to make its options; platforms and gateware are imported only when a board is built).
+
+Adding a board is adding an entry to :data:`BOARDS` (see docs/boards.md).
+"""
+
+from dataclasses import dataclass
+
+from hauler import Config
+
+
+__all__ = ["Board", "BOARDS", "DEFAULT_BAUD"]
+
+
+#: The UART's default rate; every USB-serial adapter has it.
+DEFAULT_BAUD = 115200
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board: its amaranth-boards platform, the SoC's memory on it, its default build.
+
+    Parameters
+    ----------
+    name : str
+        What ``hauler build`` calls it.
+    description : str
+        One line for ``--help``.
+    platform : callable
+        Returns the :class:`amaranth.build.Platform`; imported only when called.
+    device : str
+        The :data:`hauler.synth.DEVICES` key of its FPGA (cell names, fit diagnostics).
+    memory, ram_size
+        As :class:`~hauler.boards.soc.DemoSoC` takes them.
+    config : hauler.Config
+        The DMA controller's default build on this board.
+    leds : tuple of (str, int)
+        Platform resources (name, number) lit by the SoC's LEDs, in the order of
+        :data:`~hauler.boards.soc.LEDS`: busy, irq, error.
+    bitstream : str
+        Extension of the file the programmer loads.
+    programmer : (str, str, str, tuple)
+        Environment variable, default command, Debian package, arguments before the file.
+    nextpnr_opts : tuple of str
+        Extra nextpnr options for this board.
+    """
+    name: str
+    description: str
+    platform: object
+    device: str
+    memory: str
+    ram_size: int
+    config: Config
+    leds: tuple
+    bitstream: str
+    programmer: tuple
+    nextpnr_opts: tuple = ()
+
+
+def _icebreaker():
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    platform = ICEBreakerPlatform()
+    # The snap-off LED/button board (on PMOD2): its first green LED shows irq. It is harmless
+    # when the snap-off board is detached.
+    platform.add_resources(platform.break_off_pmod)
+    return platform
+
+
+def _ulx3s_85f():
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    return ULX3S_85F_Platform()
+
+
+# The SoC's one bus is Wishbone; no device on the board drives the stream ports or the
+# req/ack handshake, so the demo leaves both out.
+_WISHBONE = dict(master="wishbone", csr="wishbone", streams=False, req_ack=False)
+
+#: Every board ``hauler build`` knows, by name.
+BOARDS = {
+    "icebreaker": Board(
+        name="icebreaker",
+        description="1BitSquared iCEBreaker (iCE40UP5K, 12 MHz), 128 KiB of SPRAM",
+        platform=_icebreaker,
+        device="ice40-up5k",
+        memory="spram",
+        ram_size=128 * 1024,
+        # The UP5K has 5280 logic cells. One channel, short bursts, aligned transfers only,
+        # and no scatter-gather: with it, the SoC needs about 85% of the cells, which nextpnr
+        # fails to place or takes many minutes to (docs/boards.md).
+        config=Config(channels=1, max_burst=8, outstanding=2, fifo_depth=32, unaligned=False,
+                      sg=False, **_WISHBONE),
+        # Green: busy; the snap-off board's green LED on PMOD2 pin 1: irq; red: error.
+        leds=(("led_g", 0), ("led_g", 1), ("led_r", 0)),
+        bitstream="bin",
+        programmer=("ICEPROG", "iceprog", "fpga-icestorm", ()),
+    ),
+    "ulx3s-85f": Board(
+        name="ulx3s-85f",
+        description="Radiona ULX3S with an ECP5 LFE5U-85F (25 MHz), 64 KiB of block RAM",
+        platform=_ulx3s_85f,
+        device="ecp5-85f",
+        memory="bram",
+        ram_size=64 * 1024,
+        config=Config(channels=2, **_WISHBONE),
+        leds=(("led", 0), ("led", 1), ("led", 2)),
+        bitstream="bit",
+        programmer=("OPENFPGALOADER", "openFPGALoader", "openfpgaloader",
+                    ("--board", "ulx3s")),
+    ),
+}
