@@ -162,12 +162,36 @@ async def _expect_error(drv, channel, code):
     await drv.write("IRQ_STATUS", 0b111, channel)
 
 
+async def _start_uart(h, handshake, uart, addr, *, burst, channels, tx, rx, feed=False):
+    """Start the paced transfers of a UART at ``addr``: ``tx`` = (source, length) to send,
+    ``rx`` = (destination, bytes) to receive, each skipped when empty, on ``channels`` (tx,
+    rx); with ``feed``, the bytes to receive reach the UART's line just before. Returns the
+    checks of their pieces."""
+    drv, lanes = h.driver, h.config.beat_bytes
+    (tx_ch, rx_ch), (src, tx_len), (dst, rx_data) = channels, tx, rx
+    checks = []
+    if tx_len:
+        checks.append(PieceCheck(handshake.watch(tx_ch, addr, "write"), uart.tx,
+                                 pieces(tx_len, burst), lanes))
+        await _start_paced(drv, tx_ch, src, addr, tx_len, burst=burst, src_mode=Mode.INCR,
+                           dst_mode=Mode.FIXED)
+    if rx_data:
+        checks.append(PieceCheck(handshake.watch(rx_ch, addr, "read"), uart.rx,
+                                 pieces(len(rx_data), burst), lanes,
+                                 Landing(h.memory, [(dst, len(rx_data))], rx_data)))
+        if feed:
+            uart.rx.receive(rx_data)
+        await _start_paced(drv, rx_ch, addr, dst, len(rx_data), burst=burst,
+                           src_mode=Mode.FIXED, dst_mode=Mode.INCR)
+    return checks
+
+
 async def _uart_run(h, io, handshake, addr, *, burst, tx_len, rx_len, baud, fifo, lazy,
                     channels, slot):
     """The DMA sends ``tx_len`` random bytes out of a UART at ``addr`` and receives
     ``rx_len`` (each 0 for none), both paced by REQ_BURST = ``burst``, in register mode,
     on ``channels`` (tx, rx), at once when they differ. Returns the checks made."""
-    drv, rng, lanes = h.driver, h.rng, h.config.beat_bytes
+    drv, rng = h.driver, h.rng
     tx_ch, rx_ch = channels
     uart = Uart(handshake, io, addr, baud=baud, fifo=fifo, lazy=lazy,
                 tx_channel=tx_ch if tx_len else None, rx_channel=rx_ch if rx_len else None,
@@ -177,19 +201,8 @@ async def _uart_run(h, io, handshake, addr, *, burst, tx_len, rx_len, baud, fifo
     rx_data = bytes(rng.getrandbits(8) for _ in range(rx_len))
     expected = h.snapshot()
     expected[dst:dst + rx_len] = rx_data
-    checks = []
-    if tx_len:
-        checks.append(PieceCheck(handshake.watch(tx_ch, addr, "write"), uart.tx,
-                                 pieces(tx_len, burst), lanes))
-        await _start_paced(drv, tx_ch, src, addr, tx_len, burst=burst, src_mode=Mode.INCR,
-                           dst_mode=Mode.FIXED)
-    if rx_len:
-        checks.append(PieceCheck(handshake.watch(rx_ch, addr, "read"), uart.rx,
-                                 pieces(rx_len, burst), lanes,
-                                 Landing(h.memory, [(dst, rx_len)], rx_data)))
-        uart.rx.receive(rx_data)
-        await _start_paced(drv, rx_ch, addr, dst, rx_len, burst=burst, src_mode=Mode.FIXED,
-                           dst_mode=Mode.INCR)
+    checks = await _start_uart(h, handshake, uart, addr, burst=burst, channels=channels,
+                               tx=(src, tx_len), rx=(dst, rx_data), feed=True)
     for channel, length in ((tx_ch, tx_len), (rx_ch, rx_len)):
         if length:
             await _expect_done(drv, channel, length)
@@ -284,7 +297,7 @@ async def req_ignored_after_ack(dut):
 
 
 async def _held_high_run(h, io, handshake, addr, *, burst, tx_len, rx_len, channels, slot):
-    drv, rng, lanes = h.driver, h.rng, h.config.beat_bytes
+    drv, rng = h.driver, h.rng
     tx_ch, rx_ch = channels
     uart = Uart(handshake, io, addr, baud=1, fifo=max(64, rx_len),
                 tx_channel=tx_ch if tx_len else None,
@@ -293,21 +306,11 @@ async def _held_high_run(h, io, handshake, addr, *, burst, tx_len, rx_len, chann
     src, dst = SRC + slot * 0x100, DST + slot * 0x100 + _offset(h)
     tx_data = h.fill(src, tx_len)
     rx_data = bytes(rng.getrandbits(8) for _ in range(rx_len))
-    checks = []
     if rx_len:
         uart.rx.receive(rx_data)
         await _until(h, lambda: not uart.rx.line, "the UART to receive")
-    if tx_len:
-        checks.append(PieceCheck(handshake.watch(tx_ch, addr, "write"), uart.tx,
-                                 pieces(tx_len, burst), lanes))
-        await _start_paced(drv, tx_ch, src, addr, tx_len, burst=burst, src_mode=Mode.INCR,
-                           dst_mode=Mode.FIXED)
-    if rx_len:
-        checks.append(PieceCheck(handshake.watch(rx_ch, addr, "read"), uart.rx,
-                                 pieces(rx_len, burst), lanes,
-                                 Landing(h.memory, [(dst, rx_len)], rx_data)))
-        await _start_paced(drv, rx_ch, addr, dst, rx_len, burst=burst, src_mode=Mode.FIXED,
-                           dst_mode=Mode.INCR)
+    checks = await _start_uart(h, handshake, uart, addr, burst=burst, channels=channels,
+                               tx=(src, tx_len), rx=(dst, rx_data))
     for channel, length in ((tx_ch, tx_len), (rx_ch, rx_len)):
         if length:
             await _expect_done(drv, channel, length)
