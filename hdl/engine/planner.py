@@ -16,7 +16,7 @@ PAGE_BITS = 12
 
 
 #: Bursts of a transfer from or to a stream are as short as FIXED ones: the stream buffers
-#: of each channel (engine/streams.py) hold two of them.
+#: of each channel (engine/streams.py) are sized in such bursts.
 STREAM_MAX_BEATS = FIXED_MAX_BEATS
 
 
