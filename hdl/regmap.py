@@ -92,11 +92,17 @@ def _c_descriptor():
             for name, _, count in words]
     out += [
         "};",
-        "_Static_assert(sizeof(struct hauler_desc) == HAULER_DESC_SIZE, "
+        "/* C11's _Static_assert; in C99 an array whose size is negative when a check fails */",
+        "#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L",
+        "#define HAULER_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)",
+        "#else",
+        "#define HAULER_STATIC_ASSERT(cond, msg) extern char hauler_static_assert_[(cond) ? 1 : -1]",
+        "#endif",
+        "HAULER_STATIC_ASSERT(sizeof(struct hauler_desc) == HAULER_DESC_SIZE, "
         '"struct hauler_desc is HAULER_DESC_SIZE bytes");',
     ]
-    out += [f"_Static_assert(offsetof(struct hauler_desc, {name.lower()}) == HAULER_DESC_{name}, "
-            f'"{name.lower()} at HAULER_DESC_{name}");'
+    out += [f"HAULER_STATIC_ASSERT(offsetof(struct hauler_desc, {name.lower()}) == "
+            f'HAULER_DESC_{name}, "{name.lower()} at HAULER_DESC_{name}");'
             for name, _, _ in words]
     return out
 
@@ -131,6 +137,10 @@ def render_c():
     out.append("/* error codes (STATUS.ERR_CODE, descriptor STATUS.ERR_CODE) */")
     for code, (name, _) in enumerate(regs.ERROR_CODES):
         out.append(f"#define HAULER_ERR_{name} {code}u")
+    out.append("")
+    out.append("/* addressing modes (XFER / descriptor CTRL SRC_MODE, DST_MODE) */")
+    for mode in regs.AddressMode:
+        out.append(f"#define HAULER_MODE_{mode.name} {mode.value}u")
     out += ["", *_c_descriptor(), "", "#endif /* HAULER_REGS_H */", ""]
     return "\n".join(out)
 
