@@ -429,6 +429,21 @@ async def mm2s_completes_into_its_buffer(dut):
     await s.finish()
 
 
+def _fragments(s, *, packets, fragments, max_length):
+    """Random packets cut into ``fragments`` (an inclusive range) of 1 to ``max_length``
+    bytes, each filled at a fresh source buffer: (source, bytes, ends the packet) each."""
+    rng, out = s.h.rng, []
+    for _ in range(packets):
+        count = rng.randint(*fragments)
+        for k in range(count):
+            length = rng.randint(1, max_length)
+            src = s.source(length)
+            data = s.h.fill(src, length)
+            s.mirror.accept(src, data)
+            out.append((src, data, k == count - 1))
+    return out
+
+
 @dut_test()
 async def mm2s_packets_across_transfers(dut):
     """Packets made of several register-mode transfers, each from a random byte address with a
@@ -439,15 +454,7 @@ async def mm2s_packets_across_transfers(dut):
     s = await Streams.create(dut, rx=(), tx_backpressure=0.3, tx_backpressure_run=4,
                              backpressure=0.1)
     h, drv, tx = s.h, s.drv, s.tx[0]
-    transfers = []
-    for packet in range(3):
-        fragments = h.rng.randint(2, 5)
-        for k in range(fragments):
-            length = h.rng.randint(1, 700)
-            src = s.source(length)
-            data = h.fill(src, length)
-            s.mirror.accept(src, data)
-            transfers.append((src, data, k == fragments - 1))
+    transfers = _fragments(s, packets=3, fragments=(2, 5), max_length=700)
     packets, rest = mm2s_packets((data, eop) for _, data, eop in transfers)
     assert not rest
     for p in packets:
@@ -464,18 +471,10 @@ async def mm2s_packets_across_transfers(dut):
     await tx.wait_packets(len(packets), clock=h.clock)
 
     # Scatter-gather: 4 packets of 1..4 fragments in one chain.
-    chain, transfers = [], []
-    for packet in range(4):
-        fragments = h.rng.randint(1, 4)
-        for k in range(fragments):
-            length = h.rng.randint(1, 1500)
-            src = s.source(length)
-            data = h.fill(src, length)
-            s.mirror.accept(src, data)
-            eop = int(k == fragments - 1)
-            transfers.append((data, bool(eop)))
-            chain.append(Descriptor(src, 0, length, dst_mode=Mode.STREAM, eop=eop,
-                                    irq=eop))
+    fragments = _fragments(s, packets=4, fragments=(1, 4), max_length=1500)
+    transfers = [(data, eop) for _, data, eop in fragments]
+    chain = [Descriptor(src, 0, len(data), dst_mode=Mode.STREAM, eop=int(eop), irq=int(eop))
+             for src, data, eop in fragments]
     addrs = [DESCS + i * DESCRIPTOR_SIZE for i in range(len(chain))]
     chain = write_chain(h.memory, addrs, chain)
     for a, d in zip(addrs, chain):
