@@ -1,4 +1,5 @@
-"""Build (and program) the demo SoC's bitstream for a board.
+"""Build (and program) a demo SoC's bitstream for a board: the demo SoC, or the CPU SoC with a
+program in its RAM.
 
 amaranth-boards' platform makes the build plan (``do_build=False``): the RTLIL, the Yosys
 script, the pin constraints and the tool commands (``build_top.json``). Running its shell
@@ -20,7 +21,7 @@ from hauler.errors import ToolError
 from hauler.synth import DoesNotFit, find_tool, not_fitting, run_tool
 
 from .targets import BOARDS, DEFAULT_BAUD
-from .top import BoardTop, board_soc
+from .top import BoardTop, board_soc, cpu_soc
 
 
 __all__ = ["TimingNotMet", "DoesNotFit", "BuildResult", "build", "program_board"]
@@ -143,15 +144,16 @@ def _report(workdir, board, required_mhz):
 
 
 def build(board, config=None, *, program=False, progress=print, workdir=None,
-          baud=DEFAULT_BAUD):
-    """Build the demo SoC's bitstream for ``board``, and program the board if asked.
+          baud=DEFAULT_BAUD, firmware=None):
+    """Build the demo SoC's bitstream for ``board`` (or the CPU SoC's, given ``firmware``),
+    and program the board if asked.
 
     Parameters
     ----------
     board : str
         A key of :data:`~hauler.boards.targets.BOARDS`: ``"icebreaker"``, ``"ulx3s-85f"``.
     config : hauler.Config, optional
-        The DMA controller's build; by default the board's.
+        The DMA controller's build; by default the board's (its CPU SoC's with ``firmware``).
     program : bool
         Load the bitstream into the board afterwards (see :func:`program_board`).
     progress : callable
@@ -161,6 +163,9 @@ def build(board, config=None, *, program=False, progress=print, workdir=None,
         ``build/boards/<board>-<config key>`` in the repository.
     baud : int
         The UART's rate.
+    firmware : path-like, optional
+        A program's RAM image (:func:`~hauler.boards.firmware.program_image`): build the CPU
+        SoC (:class:`~hauler.boards.cpu_soc.CPUSoC`) running it.
 
     Returns
     -------
@@ -169,7 +174,8 @@ def build(board, config=None, *, program=False, progress=print, workdir=None,
     Raises
     ------
     ValueError, TypeError
-        For an unknown board, or a configuration or baud rate the SoC cannot use.
+        For an unknown board, a configuration or baud rate the SoC cannot use, or a CPU SoC
+        on a board without one.
     DoesNotFit
         If nextpnr could not place the design on the board's FPGA.
     TimingNotMet
@@ -178,9 +184,17 @@ def build(board, config=None, *, program=False, progress=print, workdir=None,
         If a tool is missing (saying what to install) or fails (quoting its log).
     """
     board = _board(board)
-    config = board.config if config is None else config
+    # A build the SoC cannot use fails here, before anything is printed.
+    platform = board.platform()
+    if firmware is None:
+        soc = board_soc(board, platform, config, baud=baud)
+        kind = ""
+    else:
+        soc = cpu_soc(board, platform, Path(firmware).read_bytes(), config, baud=baud)
+        kind = "cpu-"
+    config = soc.config
     workdir = Path(workdir) if workdir is not None else \
-        _REPO / "build" / "boards" / f"{board.name}-{config.key()}"
+        _REPO / "build" / "boards" / f"{board.name}-{kind}{config.key()}"
     began = time.monotonic()
     seconds = {}
 
@@ -191,9 +205,6 @@ def build(board, config=None, *, program=False, progress=print, workdir=None,
     def finished(name):
         seconds[name] = time.monotonic() - seconds[name]
 
-    # A build the SoC cannot use fails here, before anything is printed.
-    platform = board.platform()
-    soc = board_soc(board, platform, config, baud=baud)
     step("elaborating")
     plan = platform.build(BoardTop(board, soc), name=_NAME, do_build=False,
                           nextpnr_opts=["--timing-allow-fail", "--report", "report.json",

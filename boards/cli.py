@@ -1,4 +1,5 @@
-"""``hauler build`` and ``hauler board``: the command-line side of the boards.
+"""``hauler build``, ``hauler board`` and ``hauler firmware``: the command-line side of the
+boards.
 
 :func:`add_commands` adds both to the ``hauler`` command line (hdl/cli.py calls it). Errors
 follow that command line's rules: a bad option or a build the SoC cannot use is one line on
@@ -9,11 +10,16 @@ command line's :class:`~hauler.errors.ToolError` handling); never a traceback.
 import argparse
 import re
 import sys
+from pathlib import Path
 
+from .firmware import EXAMPLES
 from .targets import BOARDS, DEFAULT_BAUD
 
 
 __all__ = ["add_commands"]
+
+
+_REPO_BUILD = Path(__file__).resolve().parent.parent / "build"
 
 
 def _address(text):
@@ -74,28 +80,37 @@ def _add_build(subparsers, add_config_options, config_from_args):
         p = boards.add_parser(board.name, help=board.description,
                               description=f"{board.description}. The configuration options "
                                           f"override the board's build of the DMA controller.")
-        p.add_argument("--program", action="store_true",
-                       help=f"load the bitstream into the board afterwards "
-                            f"(${board.programmer[0]}, default {board.programmer[1]})")
-        p.add_argument("--workdir", help="directory for the build's files (default "
-                                         "build/boards/<board>-<configuration>)")
-        p.add_argument("--baud", type=_positive, default=DEFAULT_BAUD,
-                       help=f"the UART's rate (default {DEFAULT_BAUD})")
+        _add_build_options(p, board)
         add_config_options(p)
         _board_defaults(p, board.config)
         p.set_defaults(run=lambda args, p=p: _build(args, p, config_from_args))
 
 
-def _build(args, parser, config_from_args):
+def _add_build_options(p, board):
+    p.add_argument("--program", action="store_true",
+                   help=f"load the bitstream into the board afterwards "
+                        f"(${board.programmer[0]}, default {board.programmer[1]})")
+    p.add_argument("--workdir", help="directory for the build's files (default "
+                                     "build/boards/<board>-<configuration>)")
+    p.add_argument("--baud", type=_positive, default=DEFAULT_BAUD,
+                   help=f"the UART's rate (default {DEFAULT_BAUD})")
+
+
+def _build(args, parser, config_from_args, firmware=None):
     from .build import build
     try:
         config = getattr(args, "config", None) or config_from_args(args)
+        image = None
+        if firmware is not None:
+            from .firmware import program_image
+            image = program_image(firmware, _REPO_BUILD / "firmware")
         result = build(args.board, config, program=args.program, workdir=args.workdir,
-                       baud=args.baud, progress=lambda line: print(line, flush=True))
+                       baud=args.baud, progress=lambda line: print(line, flush=True),
+                       firmware=image)
     except (TypeError, ValueError) as e:
         # A build the SoC cannot use (a master other than Wishbone, a baud rate the clock
-        # cannot make): like a bad option.
-        parser.exit(2, f"hauler build: error: {e}\n")
+        # cannot make, no such program): like a bad option.
+        parser.exit(2, f"hauler {args.command}: error: {e}\n")
     print(result.format())
 
 
@@ -259,8 +274,65 @@ def _selftest(args, link):
     print("selftest: all passed")
 
 
+def _add_firmware(subparsers, add_config_options, config_from_args):
+    firmware = subparsers.add_parser(
+        "firmware", help="run the C firmware on the CPU SoC: co-simulated, or on a board",
+        description="The CPU SoC: VexRiscv running a program from RAM that drives a Hauler "
+                    "DMA controller (docs/firmware.md). PROGRAM is one of firmware/examples "
+                    f"({', '.join(EXAMPLES)}), built with riscv64-unknown-elf-gcc, or a RAM "
+                    "image file (for build).")
+    commands = firmware.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                       parser_class=type(firmware))
+    boards = [board for board in BOARDS.values() if board.cpu_config is not None]
+
+    p = commands.add_parser(
+        "sim", help="co-simulate the CPU SoC running an example; print what it printed and "
+                    "the driver's timings",
+        description="Simulate the CPU SoC (the bitstream's gateware, a fast UART) with Icarus "
+                    "and cocotb while it runs an example to its end; the bench checks memory "
+                    "and the serial line, and times the driver from the program's marks.")
+    p.add_argument("example", choices=EXAMPLES, metavar="EXAMPLE",
+                   help=f"one of {', '.join(EXAMPLES)}")
+    p.add_argument("--board", choices=[b.name for b in boards], default=boards[0].name,
+                   help=f"whose clock, RAM and DMA build (default {boards[0].name})")
+    p.set_defaults(run=_firmware_sim)
+
+    p = commands.add_parser("build", help="build the CPU SoC's bitstream with a program in RAM",
+                            description="Build the CPU SoC with a program in its RAM for a "
+                                        "board (as hauler build does the demo SoC).")
+    targets = p.add_subparsers(dest="board", required=True, metavar="BOARD",
+                               parser_class=type(p))
+    for board in BOARDS.values():
+        if board.cpu_config is None:
+            # Named, so that asking for it says why rather than "invalid choice".
+            q = targets.add_parser(board.name, help=f"no CPU SoC: {board.cpu_unfit}")
+            q.add_argument("firmware", metavar="PROGRAM", nargs="?")
+            q.set_defaults(run=lambda args, q=q, board=board: q.exit(
+                2, f"hauler firmware: error: no CPU SoC on {board.name}: {board.cpu_unfit}\n"))
+            continue
+        q = targets.add_parser(board.name, help=board.description,
+                               description=f"{board.description}. The configuration options "
+                                           f"override the CPU SoC's build of the DMA "
+                                           f"controller.")
+        q.add_argument("firmware", metavar="PROGRAM",
+                       help=f"one of {', '.join(EXAMPLES)}, or a RAM image file")
+        _add_build_options(q, board)
+        add_config_options(q)
+        _board_defaults(q, board.cpu_config)
+        q.set_defaults(run=lambda args, q=q: _build(args, q, config_from_args, args.firmware))
+
+
+def _firmware_sim(args):
+    from hauler.sim.boards.cpu import run_program
+    results = run_program(args.board, args.example)
+    print(f"{args.example} printed:")
+    print("".join(f"  | {line}\n" for line in results.pop("console").splitlines()), end="")
+    for name, value in results.items():
+        print(f"{name.replace('_', ' ')}: {value}")
+
+
 def add_commands(subparsers, add_config_options, config_from_args):
-    """Add ``build`` and ``board`` to the ``hauler`` command line.
+    """Add ``build``, ``board`` and ``firmware`` to the ``hauler`` command line.
 
     Parameters
     ----------
@@ -273,4 +345,5 @@ def add_commands(subparsers, add_config_options, config_from_args):
     """
     _add_build(subparsers, add_config_options, config_from_args)
     _add_board(subparsers)
+    _add_firmware(subparsers, add_config_options, config_from_args)
 

@@ -96,7 +96,8 @@ class SPRAM(wiring.Component):
 
 class BlockRAM(wiring.Component):
     """A 32-bit memory of :class:`amaranth.lib.memory.Memory`: block RAM on ECP5 (and iCE40),
-    and the behavioral stand-in for :class:`SPRAM` in simulation. Initially zero.
+    and the behavioral stand-in for :class:`SPRAM` in simulation. Initially ``init``, then
+    zero.
 
     The read port is synchronous: the data of a read strobe is there in the next cycle, with
     the ack. It is enabled only by read strobes, so it holds its data like an SPRAM does. The
@@ -106,6 +107,8 @@ class BlockRAM(wiring.Component):
     ----------
     size : int
         Bytes, a power of two from 4 to 1 MiB.
+    init : bytes
+        The first bytes of the memory (a program image), little-endian in each word.
 
     Members
     -------
@@ -114,20 +117,24 @@ class BlockRAM(wiring.Component):
     Raises
     ------
     ValueError
-        If ``size`` is not one of those.
+        If ``size`` is not one of those, or ``init`` does not fit.
     """
 
-    def __init__(self, *, size):
+    def __init__(self, *, size, init=b""):
         if not isinstance(size, int) or size not in (4 << n for n in range(19)):
             raise ValueError(f"size must be a power of two from 4 to 1048576 bytes, not {size!r}")
+        if len(init) > size:
+            raise ValueError(f"an image of {len(init)} bytes does not fit {size} bytes of RAM")
         self._size = size
+        padded = bytes(init) + bytes(-len(init) % 4)
+        self._init = [int.from_bytes(padded[i:i + 4], "little") for i in range(0, len(padded), 4)]
         super().__init__({"bus": In(_bus_signature(size))})
 
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
         strobe = bus.cyc & bus.stb
-        m.submodules.memory = mem = memory.Memory(shape=32, depth=self._size // 4, init=[])
+        m.submodules.memory = mem = memory.Memory(shape=32, depth=self._size // 4, init=self._init)
         write = mem.write_port(granularity=8)
         read = mem.read_port()
         m.d.comb += [

@@ -36,7 +36,7 @@ from .ram import SPRAM, BlockRAM
 from .uart import UARTReceiver, UARTTransmitter
 
 
-__all__ = ["LEDS", "MEMORIES", "check_config", "DemoSoC"]
+__all__ = ["LEDS", "MEMORIES", "check_config", "stretch", "DemoSoC"]
 
 
 #: The SoC's LED outputs, in bit order; docs/boards.md says what each means.
@@ -62,6 +62,17 @@ def check_config(config):
     if getattr(config, "streams", False):
         raise ValueError("the demo SoC has nothing to connect to the DMA's stream ports: "
                          "build it with streams=False (--no-streams)")
+
+
+def stretch(m, pulse, cycles):
+    """A signal high while ``pulse`` was high in the last ``cycles`` cycles: a bus cycle lasts
+    microseconds, an LED must stay lit for longer to be seen."""
+    left = Signal(range(cycles + 1))
+    with m.If(pulse):
+        m.d.sync += left.eq(cycles)
+    with m.Elif(left != 0):
+        m.d.sync += left.eq(left - 1)
+    return left != 0
 
 
 class DemoSoC(wiring.Component):
@@ -170,14 +181,8 @@ class DemoSoC(wiring.Component):
             info.link_error.eq(bridge.frame_error | uart_rx.framing_error | uart_rx.overrun),
         ]
 
-        # --- LEDs. A DMA bus cycle lasts microseconds: stretch it to be seen.
-        busy = Signal(range(self._busy_cycles + 1))
-        with m.If(dma.m_wb.cyc):
-            m.d.sync += busy.eq(self._busy_cycles)
-        with m.Elif(busy != 0):
-            m.d.sync += busy.eq(busy - 1)
         m.d.comb += [
-            self.leds.busy.eq(busy != 0),
+            self.leds.busy.eq(stretch(m, dma.m_wb.cyc, self._busy_cycles)),
             self.leds.irq.eq(dma.irq),
             self.leds.error.eq(info.errors.any()),
         ]

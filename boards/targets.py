@@ -43,6 +43,11 @@ class Board:
         Environment variable, default command, Debian package, arguments before the file.
     nextpnr_opts : tuple of str
         Extra nextpnr options for this board.
+    cpu_config : hauler.Config or None
+        The DMA controller's build in the CPU SoC (:class:`~hauler.boards.cpu_soc.CPUSoC`);
+        ``None`` where the CPU SoC does not fit (``cpu_unfit`` says why).
+    cpu_unfit : str
+        Why there is no CPU SoC for this board.
     """
     name: str
     description: str
@@ -55,6 +60,8 @@ class Board:
     bitstream: str
     programmer: tuple
     nextpnr_opts: tuple = ()
+    cpu_config: Config = None
+    cpu_unfit: str = ""
 
 
 def _icebreaker():
@@ -93,6 +100,9 @@ BOARDS = {
         leds=(("led_g", 0), ("led_g", 1), ("led_r", 0)),
         bitstream="bin",
         programmer=("ICEPROG", "iceprog", "fpga-icestorm", ()),
+        cpu_unfit="the CPU SoC starts from a program in RAM at configuration: the UP5K's "
+                  "SPRAM has no initial contents, and its 15 KiB of block RAM cannot hold the "
+                  "examples' 64 KiB memory map (docs/firmware.md)",
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",
@@ -102,6 +112,8 @@ BOARDS = {
         memory="bram",
         ram_size=64 * 1024,
         config=Config(channels=2, **_WISHBONE),
+        # What firmware/examples use: 3 channels with scatter-gather, streams and req/ack.
+        cpu_config=Config(channels=3, master="wishbone", csr="wishbone"),
         leds=(("led", 0), ("led", 1), ("led", 2)),
         bitstream="bit",
         programmer=("OPENFPGALOADER", "openFPGALoader", "openfpgaloader",

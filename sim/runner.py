@@ -204,7 +204,7 @@ def _failures(results_xml):
 
 
 def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=None,
-        toplevel="hauler_dma", seed=None):
+        toplevel="hauler_dma", seed=None, libraries=()):
     """Build (once) and simulate ``toplevel`` with Icarus, running the cocotb tests of ``test_module``.
 
     Parameters
@@ -230,6 +230,8 @@ def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=No
     seed : int, optional
         Seed of cocotb's random generator; default ``$HAULER_SEED`` or a fresh random one.
         It is printed, and named in the failure message, so any failure can be replayed.
+    libraries : sequence of path-like
+        More Verilog files the design instantiates modules of (a CPU core).
 
     Raises
     ------
@@ -262,7 +264,7 @@ def run(config, test_module, *, testcase=None, env=None, waves=False, verilog=No
     # cocotb's runner passes -g2012, under which Icarus applies `reg x = 0`
     # initializers without an event: Yosys' always @* blocks, which rely on that
     # event to run at time 0, would stay X until an input changes. -g2005 restores it.
-    sources, build_args = [verilog], ["-g2005"]
+    sources, build_args = [verilog, *map(Path, libraries)], ["-g2005"]
     if waves:
         build_dir.mkdir(parents=True, exist_ok=True)
         sources.append(_dump_module(build_dir, toplevel))

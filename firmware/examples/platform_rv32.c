@@ -1,5 +1,6 @@
-/* platform.h for the bare-metal RV32 SoC: machine mode only, one interrupt (the
- * controller's, on the machine external interrupt), a console and an exit register. */
+/* platform.h for the CPU SoC (VexRiscv): machine mode only, one interrupt (the
+ * controller's, on a line of VexRiscv's external interrupt array), a console and an exit
+ * register. */
 #include <stddef.h>
 
 #include "platform.h"
@@ -7,6 +8,9 @@
 #define MSTATUS_MIE (1u << 3)
 #define MIE_MEIE (1u << 11)
 #define MCAUSE_MACHINE_EXTERNAL 0x8000000Bu
+/* VexRiscv's mask of its external interrupt array: a line whose bit is set here raises the
+ * machine external interrupt (its pending lines read from CSR 0xFC0). */
+#define CSR_VEXRISCV_IRQ_MASK "0xBC0"
 
 #define MMIO32(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 
@@ -43,6 +47,7 @@ void platform_exit(int code)
 void platform_irq_attach(void (*isr)(void))
 {
     dma_isr = isr;
+    __asm__ __volatile__("csrs " CSR_VEXRISCV_IRQ_MASK ", %0" : : "r"(1u << PLATFORM_DMA_IRQ));
     __asm__ __volatile__("csrs mie, %0" : : "r"(MIE_MEIE));
     __asm__ __volatile__("csrs mstatus, %0" : : "r"(MSTATUS_MIE));
 }
@@ -56,8 +61,11 @@ void platform_wait_until(bool (*done)(void))
         if (done())
             break;
         __asm__ __volatile__("wfi");
-        /* Unmasked: the pending interrupt is taken here. */
-        __asm__ __volatile__("csrs mstatus, %0" : : "r"(MSTATUS_MIE) : "memory");
+        /* Unmasked: the pending interrupt is taken here. VexRiscv takes it only once the
+         * instructions behind the csrs have left its 5-stage pipeline, and gives up if one of
+         * them masks it again: the loop's csrc must not follow too closely. */
+        __asm__ __volatile__("csrs mstatus, %0\n\tnop\n\tnop\n\tnop\n\tnop\n\tnop"
+                             : : "r"(MSTATUS_MIE) : "memory");
     }
     __asm__ __volatile__("csrs mstatus, %0" : : "r"(MSTATUS_MIE) : "memory");
 }

@@ -32,7 +32,7 @@ from hauler.boards.targets import BOARDS
 from hauler.sim import runner
 
 
-__all__ = ["SOC_ENV", "DIVISOR", "soc_verilog", "run_board"]
+__all__ = ["SOC_ENV", "DIVISOR", "board_digest", "soc_verilog", "run_board"]
 
 
 #: Environment variable carrying the simulated SoC's parameters into the bench.
@@ -43,7 +43,8 @@ _TOPLEVEL = "hauler_soc"
 _BOARDS_DIR = Path(hauler.boards.__file__).resolve().parent
 
 
-def _digest():
+def board_digest():
+    """Digest of what a SoC's Verilog is generated from: the hdl/ and boards/ sources."""
     h = hashlib.sha256(runner.hdl_digest().encode())
     for path in sorted(_BOARDS_DIR.rglob("*.py")):
         h.update(f"{path.relative_to(_BOARDS_DIR)}\n".encode())
@@ -117,7 +118,7 @@ def soc_verilog(board, config=None, *, divisor=DIVISOR, memory="bram"):
     def fresh(digest):
         return target.exists() and stamp.exists() and stamp.read_text() == digest
 
-    digest = _digest()
+    digest = board_digest()
     if fresh(digest):
         return target
     with runner.locked(directory / ".lock"):

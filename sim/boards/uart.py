@@ -18,7 +18,8 @@ class UARTModel:
     Parameters
     ----------
     rx, tx
-        The SoC's ``uart_rx`` and ``uart_tx`` handles.
+        The SoC's ``uart_rx`` and ``uart_tx`` handles; ``rx`` ``None`` for a SoC that only
+        sends.
     bit_ps : int
         Bit time: the SoC's divisor times its clock period.
 
@@ -34,7 +35,8 @@ class UARTModel:
         self._rx, self._tx, self._bit = rx, tx, bit_ps
         self.received = bytearray()
         self.framing_errors = 0
-        self._rx.value = 1
+        if rx is not None:
+            rx.value = 1
         self._arrived = cocotb.triggers.Event()
         cocotb.start_soon(self._listen())
 
