@@ -23,20 +23,14 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from hauler import Config, DMAController
-from hauler import registers
+from hauler import Config
 
-from .arbiter import WishboneArbiter
-from .classic import ClassicAdapter
 from .control import ProgramControl
 from .cpu import VexRiscv
-from .decoder import WishboneDecoder
-from .info import BoardInfo
-from .memory_map import (CONTROL_BASE, CONTROL_SIZE, DMA_BASE, DMA_SIZE, INFO_BASE, INFO_SIZE,
-                         RAM_BASE, SERIAL_BASE, SERIAL_SIZE)
+from .memory_map import CONTROL_BASE, CONTROL_SIZE, RAM_BASE, SERIAL_BASE, SERIAL_SIZE
 from .ram import BlockRAM
 from .serial_port import SerialPort
-from .soc import LEDS, stretch
+from .soc import LEDS, dma_system, stretch
 
 
 __all__ = ["DMA_IRQ", "LOOPBACK", "SERIAL_CHANNEL", "check_cpu_config", "CPUSoC"]
@@ -98,6 +92,8 @@ class CPUSoC(wiring.Component):
 
     def __init__(self, *, config, clk_freq, divisor, ram_size, image, busy_cycles=None):
         check_cpu_config(config)
+        if not isinstance(clk_freq, int) or isinstance(clk_freq, bool) or clk_freq <= 0:
+            raise ValueError(f"clk_freq must be a positive integer of Hz, not {clk_freq!r}")
         self.config = config
         self.clk_freq = clk_freq
         self.ram_size = ram_size
@@ -105,7 +101,6 @@ class CPUSoC(wiring.Component):
         # Built here, so that a bad size, image or divisor fails in the constructor.
         self._ram = BlockRAM(size=ram_size, init=image)
         self._serial = SerialPort(divisor=divisor)
-        self._info = BoardInfo(ram_size=ram_size, clk_freq=clk_freq)
         super().__init__({
             "uart_tx": Out(1, init=1),
             "leds": Out(LEDS),
@@ -117,31 +112,12 @@ class CPUSoC(wiring.Component):
         m = Module()
         config = self.config
         m.submodules.cpu = cpu = VexRiscv(reset_address=RAM_BASE)
-        m.submodules.dma = dma = DMAController(config)
-        m.submodules.arbiter = arbiter = WishboneArbiter(
-            addr_width=30, data_width=32, masters=("dbus", "ibus", "dma"))
+        dma, arbiter, decoder, info = dma_system(
+            m, config=config, masters=("dbus", "ibus"), ram=self._ram, ram_size=self.ram_size,
+            clk_freq=self.clk_freq, regions={"serial": (SERIAL_BASE, SERIAL_SIZE),
+                                             "control": (CONTROL_BASE, CONTROL_SIZE)})
         wiring.connect(m, cpu.dbus, arbiter.dbus)
         wiring.connect(m, cpu.ibus, arbiter.ibus)
-        wiring.connect(m, dma.m_wb, arbiter.dma)
-        m.submodules.decoder = decoder = WishboneDecoder(
-            addr_width=30, data_width=32, regions={
-                "ram": (RAM_BASE, self.ram_size),
-                "dma": (DMA_BASE, DMA_SIZE),
-                "info": (INFO_BASE, INFO_SIZE),
-                "serial": (SERIAL_BASE, SERIAL_SIZE),
-                "control": (CONTROL_BASE, CONTROL_SIZE),
-            })
-        wiring.connect(m, arbiter.bus, decoder.bus)
-
-        m.submodules.ram = ram = self._ram
-        wiring.connect(m, decoder.ram, ram.bus)
-        m.submodules.csr_adapter = csr_adapter = ClassicAdapter(
-            addr_width=registers.CSR_ADDR_WIDTH - 2, data_width=32)
-        wiring.connect(m, decoder.dma, csr_adapter.bus)
-        wiring.connect(m, csr_adapter.classic, dma.s_wb)
-        m.submodules.info = info = self._info
-        wiring.connect(m, decoder.info, info.bus)
-        m.d.comb += info.bus_error.eq(arbiter.bus.cyc & arbiter.bus.err)
         m.submodules.serial = serial = self._serial
         wiring.connect(m, decoder.serial, serial.bus)
         m.submodules.control = control = ProgramControl()

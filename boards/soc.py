@@ -36,7 +36,7 @@ from .ram import SPRAM, BlockRAM
 from .uart import UARTReceiver, UARTTransmitter
 
 
-__all__ = ["LEDS", "MEMORIES", "check_config", "stretch", "DemoSoC"]
+__all__ = ["LEDS", "MEMORIES", "check_config", "stretch", "dma_system", "DemoSoC"]
 
 
 #: The SoC's LED outputs, in bit order; docs/boards.md says what each means.
@@ -73,6 +73,43 @@ def stretch(m, pulse, cycles):
     with m.Elif(left != 0):
         m.d.sync += left.eq(left - 1)
     return left != 0
+
+
+def dma_system(m, *, config, masters, ram, ram_size, clk_freq, regions=None):
+    """Add to ``m`` what the demo SoCs share: the DMA controller, an arbiter between
+    ``masters`` and the DMA's master port (named ``dma``, last), and a decoder to ``ram``, the
+    DMA's registers (through a classic adapter), the board block and ``regions`` (more
+    decoder regions, for the caller to connect). The board block's ``bus_error`` is wired;
+    the caller connects its masters to the arbiter's ports and the other regions.
+
+    Returns
+    -------
+    (DMAController, WishboneArbiter, WishboneDecoder, BoardInfo)
+    """
+    m.submodules.dma = dma = DMAController(config)
+    m.submodules.arbiter = arbiter = WishboneArbiter(
+        addr_width=30, data_width=32, masters=(*masters, "dma"))
+    wiring.connect(m, dma.m_wb, arbiter.dma)
+    m.submodules.decoder = decoder = WishboneDecoder(
+        addr_width=30, data_width=32, regions={
+            "ram": (RAM_BASE, ram_size),
+            "dma": (DMA_BASE, DMA_SIZE),
+            "info": (INFO_BASE, INFO_SIZE),
+            **(regions or {}),
+        })
+    wiring.connect(m, arbiter.bus, decoder.bus)
+
+    m.submodules.ram = ram
+    wiring.connect(m, decoder.ram, ram.bus)
+    m.submodules.csr_adapter = csr_adapter = ClassicAdapter(
+        addr_width=registers.CSR_ADDR_WIDTH - 2, data_width=32)
+    wiring.connect(m, decoder.dma, csr_adapter.bus)
+    wiring.connect(m, csr_adapter.classic, dma.s_wb)
+    m.submodules.info = info = BoardInfo(ram_size=ram_size, clk_freq=clk_freq)
+    wiring.connect(m, decoder.info, info.bus)
+    # Every ERR ends a transfer on the shared bus, whoever's it was.
+    m.d.comb += info.bus_error.eq(arbiter.bus.cyc & arbiter.bus.err)
+    return dma, arbiter, decoder, info
 
 
 class DemoSoC(wiring.Component):
@@ -152,34 +189,13 @@ class DemoSoC(wiring.Component):
         wiring.connect(m, rx_fifo.r_stream, bridge.rx)
         wiring.connect(m, bridge.tx, uart_tx.data)
 
-        # --- The DMA controller and the interconnect.
-        m.submodules.dma = dma = DMAController(self.config)
-        m.submodules.arbiter = arbiter = WishboneArbiter(
-            addr_width=30, data_width=32, masters=("bridge", "dma"))
+        # --- The DMA controller, the interconnect, the RAM and the board block.
+        dma, arbiter, decoder, info = dma_system(
+            m, config=self.config, masters=("bridge",), ram=self._ram,
+            ram_size=self.ram_size, clk_freq=self.clk_freq)
         wiring.connect(m, bridge.bus, arbiter.bridge)
-        wiring.connect(m, dma.m_wb, arbiter.dma)
-        m.submodules.decoder = decoder = WishboneDecoder(
-            addr_width=30, data_width=32, regions={
-                "ram": (RAM_BASE, self.ram_size),
-                "dma": (DMA_BASE, DMA_SIZE),
-                "info": (INFO_BASE, INFO_SIZE),
-            })
-        wiring.connect(m, arbiter.bus, decoder.bus)
-
-        # --- The slaves.
-        m.submodules.ram = ram = self._ram
-        wiring.connect(m, decoder.ram, ram.bus)
-        m.submodules.csr_adapter = csr_adapter = ClassicAdapter(
-            addr_width=registers.CSR_ADDR_WIDTH - 2, data_width=32)
-        wiring.connect(m, decoder.dma, csr_adapter.bus)
-        wiring.connect(m, csr_adapter.classic, dma.s_wb)
-        m.submodules.info = info = BoardInfo(ram_size=self.ram_size, clk_freq=self.clk_freq)
-        wiring.connect(m, decoder.info, info.bus)
-        m.d.comb += [
-            # Every ERR ends a transfer on the shared bus, whoever's it was.
-            info.bus_error.eq(arbiter.bus.cyc & arbiter.bus.err),
-            info.link_error.eq(bridge.frame_error | uart_rx.framing_error | uart_rx.overrun),
-        ]
+        m.d.comb += info.link_error.eq(bridge.frame_error | uart_rx.framing_error |
+                                       uart_rx.overrun)
 
         m.d.comb += [
             self.leds.busy.eq(stretch(m, dma.m_wb.cyc, self._busy_cycles)),

@@ -53,6 +53,13 @@ def test_build_lists_the_boards(hauler):
     assert status == 0 and "icebreaker" in out and "ulx3s-85f" in out
 
 
+def test_firmware_build_options_default_to_the_cpu_soc(hauler):
+    status, out, _ = hauler("firmware", "build", "ulx3s-85f", "--help")
+    assert status == 0 and "PROGRAM" in out and "--program" in out
+    assert "(board default: 3)" in out                       # --channels
+    assert "(board default: built)" in out                   # --no-sg, --no-streams
+
+
 def test_build_options_default_to_the_board(hauler):
     status, out, _ = hauler("build", "icebreaker", "--help")
     assert status == 0
@@ -72,6 +79,14 @@ def test_build_options_default_to_the_board(hauler):
      "hauler build: error: baud rate 4000000 is too fast for a 12 MHz clock: a bit must last "
      "at least 4 cycles"),
     (["build", "de10-nano"], "invalid choice: 'de10-nano'"),
+    (["firmware", "build", "icebreaker", "memcpy_irq"],
+     "hauler firmware: error: no CPU SoC on icebreaker: " + BOARDS["icebreaker"].cpu_unfit),
+    (["firmware", "build", "ulx3s-85f", "no_such_program"],
+     "hauler firmware: error: firmware must be one of memcpy_irq, rx_ring, uart_tx or an image "
+     "file, not 'no_such_program'"),
+    (["firmware", "build", "ulx3s-85f", "memcpy_irq", "--master", "axi4"],
+     "hauler firmware: error: the CPU SoC needs config.master == 'wishbone', not 'axi4'"),
+    (["firmware", "sim", "hello"], "invalid choice: 'hello'"),
     (["board", "peek", "0"], "the following arguments are required: --port"),
     (["board", "--port", "/dev/null", "peek", "zz"], "not an address: 'zz'"),
     (["board", "--port", "/dev/null", "chain", "--lengths", "10,,3"],
