@@ -12,6 +12,8 @@ import re
 import sys
 from pathlib import Path
 
+from hauler.errors import ToolError
+
 from .firmware import EXAMPLES
 from .targets import BOARDS, DEFAULT_BAUD
 
@@ -86,12 +88,12 @@ def _add_build(subparsers, add_config_options, config_from_args):
         p.set_defaults(run=lambda args, p=p: _build(args, p, config_from_args))
 
 
-def _add_build_options(p, board):
+def _add_build_options(p, board, kind=""):
     p.add_argument("--program", action="store_true",
                    help=f"load the bitstream into the board afterwards "
                         f"(${board.programmer[0]}, default {board.programmer[1]})")
-    p.add_argument("--workdir", help="directory for the build's files (default "
-                                     "build/boards/<board>-<configuration>)")
+    p.add_argument("--workdir", help=f"directory for the build's files (default "
+                                     f"build/boards/<board>-{kind}<configuration>)")
     p.add_argument("--baud", type=_positive, default=DEFAULT_BAUD,
                    help=f"the UART's rate (default {DEFAULT_BAUD})")
 
@@ -316,7 +318,7 @@ def _add_firmware(subparsers, add_config_options, config_from_args):
                                            f"controller.")
         q.add_argument("firmware", metavar="PROGRAM",
                        help=f"one of {', '.join(EXAMPLES)}, or a RAM image file")
-        _add_build_options(q, board)
+        _add_build_options(q, board, kind="cpu-")
         add_config_options(q)
         _board_defaults(q, board.cpu_config)
         q.set_defaults(run=lambda args, q=q: _build(args, q, config_from_args, args.firmware))
@@ -324,7 +326,11 @@ def _add_firmware(subparsers, add_config_options, config_from_args):
 
 def _firmware_sim(args):
     from hauler.sim.boards.cpu import run_program
-    results = run_program(args.board, args.example)
+    try:
+        results = run_program(args.board, args.example)
+    except AssertionError as e:
+        # The program failed, or a check of the bench did: what it printed, and the log.
+        raise ToolError(str(e)) from None
     print(f"{args.example} printed:")
     print("".join(f"  | {line}\n" for line in results.pop("console").splitlines()), end="")
     for name, value in results.items():
