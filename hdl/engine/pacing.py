@@ -78,9 +78,10 @@ class ReqAckPacer:
             with m.If(last):
                 m.d.sync += [self.pacing.eq(0), offset.eq(0)]
 
-    def launch(self, m):
-        """Start the transfer in the registers: at once, or piece by piece if paced."""
-        with m.If(self.paced):
-            m.d.sync += self.pacing.eq(1)
-        with m.Else():
+    def launch(self, m, plain):
+        """Start the transfer in the registers: at once if ``plain`` (judged with the checks a
+        cycle before: not paced), else piece by piece."""
+        with m.If(plain):
             m.d.comb += self._planner.go.eq(1)
+        with m.Else():
+            m.d.sync += self.pacing.eq(1)
