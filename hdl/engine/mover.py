@@ -295,6 +295,9 @@ class DataMover(wiring.Component):
         next_burst = Signal(write_info, reset_less=True)
         next_last = Signal(BEATS_WIDTH - 1, reset_less=True)     # index of its last step
         next_read_err = Signal(reset_less=True)
+        # It writes nothing whatever the channel does: its read failed, or it has no beats.
+        # Judged as it is loaded, so only the channel's `discard` is looked up after.
+        next_skip = Signal(reset_less=True)
         next_bytes = Signal(bytes_shape, reset_less=True)
         if unaligned:
             read_wait = ~entry.no_read
@@ -309,10 +312,11 @@ class DataMover(wiring.Component):
             m.d.sync += [next_valid.eq(1), next_burst.eq(entry),
                          next_last.eq(entry.beats + entry_pre - 1),
                          next_read_err.eq(read_done.r_data & read_wait),
+                         next_skip.eq((read_done.r_data & read_wait) | (entry.beats == 0)),
                          next_bytes.eq(entry_bytes)]
         drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
         # A burst that writes nothing (it only reads ahead) retires at once, like a dropped one.
-        writes = ~drop & (next_burst.beats != 0)
+        writes = ~next_skip & ~self.discard.bit_select(next_burst.channel, 1)
         start = Signal()
         retiring = Signal()         # the oldest burst written retires (see below)
         m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
@@ -468,11 +472,17 @@ class DataMover(wiring.Component):
         answered = b.valid & b.ready
         if streams:
             stream_done = Signal(range(self._queued + 1))
-            stream_retire = resp_queue.r_rdy & resp.stream & (stream_done != 0)
+            # Whether any is, registered beside the count: no compare on the path from a
+            # retire into the write issue.
+            any_stream_done = Signal()
+            stream_retire = resp_queue.r_rdy & resp.stream & any_stream_done
+            stream_done_next = Signal.like(stream_done)
             m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.stream),
-                         retiring.eq(answered | stream_retire)]
-            m.d.sync += stream_done.eq(stream_done + (w_valid & w_to_stream & w_last) -
-                                       stream_retire)
+                         retiring.eq(answered | stream_retire),
+                         stream_done_next.eq(stream_done + (w_valid & w_to_stream & w_last) -
+                                             stream_retire)]
+            m.d.sync += [stream_done.eq(stream_done_next),
+                         any_stream_done.eq(stream_done_next != 0)]
         else:
             m.d.comb += [b.ready.eq(resp_queue.r_rdy), retiring.eq(answered)]
         m.d.comb += resp_queue.r_en.eq(retiring)
