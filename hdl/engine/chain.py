@@ -102,7 +102,7 @@ class ChainWalker:
         # beats but STATUS.DONE, which is in the last one and is read from it.
         assert status_done // dw == -(-FETCH_BYTES * 8 // dw) - 1
         self._next_err = next_err = Signal(ErrorCode)
-        self._next_ok = next_ok = Signal()         # next_err == NONE, beside it
+        self._next_ok = next_ok = Signal()      # next_valid with next_err == NONE, beside it
         judged = Mux(read_err | beat.err, ErrorCode.DESC_READ_ERROR,
                      Mux(beat.data[status_done % dw], ErrorCode.NOT_OWNED,
                          Mux(refused, ErrorCode.BAD_DESCRIPTOR, ErrorCode.NONE)))
@@ -130,6 +130,11 @@ class ChainWalker:
         m.submodules.completions = queue = ResetInserter(clear)(
             SyncFIFO(width=entry.size, depth=COMPLETIONS))
         self._queue = queue
+        # Whether it takes another, registered from its level and what goes in and out:
+        # no compare on the dispatch path.
+        self._queue_room = queue_room = Signal(init=1)
+        m.d.sync += queue_room.eq(clear |
+                                  (queue.level + queue.w_en - queue.r_en != COMPLETIONS))
         self._ended = ended = Signal(range(COMPLETIONS + 1))
         self._popped = popped = Signal()
         # Once halting, descriptors ending are not complete (their data may have been dropped):
@@ -189,6 +194,11 @@ class ChainWalker:
         self._desc_fault = Signal(ErrorCode)
         self._desc_faulted = Signal()        # desc_fault != NONE, in a flip-flop of its own
         self._desc_fault_addr = Signal(aw, reset_less=True)
+        # DESC judged in the cycle before START, like the transfer checks: the compare
+        # stays off the START path into the queues' resets.
+        self._first_misaligned = Signal()
+        m.d.sync += self._first_misaligned.eq(
+            channel._address("DESC_LO", "DESC_HI")[:6] != 0)
         # Nothing of the run left anywhere: no burst, no fetch, no write-back.
         self._quiet = drained & ~fetching & ~self._wb_busy
 
@@ -199,11 +209,12 @@ class ChainWalker:
     def begin(self, m, fail_now):
         """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
         first = self._channel._address("DESC_LO", "DESC_HI")
-        with m.If(first[:6] != 0):
+        with m.If(self._first_misaligned):
             fail_now(ErrorCode.BAD_DESCRIPTOR, first)
         with m.Else():
             self._request_fetch(m, first)
             m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
+                         self._next_ok.eq(0),
                          self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
                          self._desc_fault.eq(ErrorCode.NONE), self._desc_faulted.eq(0)]
             m.d.comb += self._clear.eq(1)
@@ -219,10 +230,11 @@ class ChainWalker:
         # --- Dispatch: load the next descriptor into the transfer registers, let the checks
         # and the planner see them a cycle later (as after a register write), then plan it.
         step = Signal(range(3))
-        load = (self._next_valid & channel.planner_free & queue.w_rdy & (step == 0) &
-                ~self._stop_pending & ~halting & ~desc_faulted)
+        may_load = (channel.planner_free & self._queue_room & (step == 0) &
+                    ~self._stop_pending & ~halting & ~desc_faulted)
+        load = self._next_valid & may_load
         with m.If(load):
-            m.d.sync += self._next_valid.eq(0)
+            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0)]
             with m.If(~self._next_ok):
                 m.d.sync += [desc_fault.eq(self._next_err), desc_faulted.eq(1),
                              self._desc_fault_addr.eq(self._next_addr)]
@@ -231,7 +243,7 @@ class ChainWalker:
                 with m.If(~nxt.ctrl.last):
                     self._request_fetch(m, nxt.next)        # prefetch, never past LAST
         # Loaded only in that cycle: the register of a field loads over software writes.
-        real_load = load & self._next_ok
+        real_load = self._next_ok & may_load
         ch = self._channel
         values = {("LEN", "VALUE"): nxt.len}
         for lo, hi, value in (("SRC_LO", "SRC_HI", nxt.src), ("DST_LO", "DST_HI", nxt.dst),
@@ -294,7 +306,8 @@ class ChainWalker:
         # cannot run once every descriptor dispatched is complete.
         # Settled is registered, a cycle late, so the halt comes from flip-flops on its way
         # into ERR_CODE and ERR_ADDR, not from the whole run's state. Only a dispatch (`step`)
-        # or a fetch can start in that cycle: both are looked at as they are now.
+        # or a fetch can start in that cycle: both are looked at as they are now (a run's
+        # first cycle, with `was_settled` left from the last, has its first fetch under way).
         was_settled = Signal()
         m.d.sync += was_settled.eq(self._quiet & (step == 0) & ~queue.r_rdy)
         settled = was_settled & (step == 0) & ~self._fetching
