@@ -146,8 +146,8 @@ class DataMover(wiring.Component):
             if unaligned else {}
         # With streams: a burst reads its beats from a stream buffer (``stream``, knowing the
         # index of its last), or writes them to one (``stream``); ``eop`` as in the Burst.
-        read_streams = {"stream": unsigned(1), "last_read": unsigned(BEATS_WIDTH)} \
-            if streams else {}
+        read_streams = {"stream": unsigned(1), "last_read": unsigned(BEATS_WIDTH),
+                        "one_read": unsigned(1)} if streams else {}
         write_streams = {"stream": unsigned(1), "eop": unsigned(1)} if streams else {}
         read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
                                        "fixed": unsigned(1), **read_lanes, **read_streams})
@@ -238,6 +238,7 @@ class DataMover(wiring.Component):
         if streams:
             m.d.comb += [
                 rq_in.stream.eq(burst.src_stream), rq_in.last_read.eq(reads - 1),
+                rq_in.one_read.eq(reads == 1),
                 wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
                 self.egress_reserve.eq(Mux(take & to_buffer, 1 << channel, 0)),
                 self.egress_reserve_beats.eq(burst.beats),
@@ -258,10 +259,19 @@ class DataMover(wiring.Component):
                      arrived.err.eq(r.payload.err), arrived.last.eq(r.payload.last),
                      r.ready.eq(read_queue.r_rdy)]
         if streams:
+            # Whether the beat from a stream buffer is its burst's last, registered a beat
+            # ahead (the first from the queue entry): no compare from the read queue's head
+            # into the FIFOs' enables.
+            first_read = Signal(init=1)
+            last_read_next = Signal()
+            with m.If(arrived.valid & read_queue.r_rdy):
+                m.d.sync += [first_read.eq(arrived.last),
+                             last_read_next.eq(beat_index + 1 == head.last_read)]
             ingress = Array(self.ingress)[head.channel]
             with m.If(head.stream):
                 m.d.comb += [arrived.valid.eq(ingress.valid), arrived.data.eq(ingress.payload),
-                             arrived.err.eq(0), arrived.last.eq(beat_index == head.last_read),
+                             arrived.err.eq(0),
+                             arrived.last.eq(Mux(first_read, head.one_read, last_read_next)),
                              r.ready.eq(0)]
             for n, port in enumerate(self.ingress):
                 m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
