@@ -386,24 +386,26 @@ class _Coalescer(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         pending = Signal(len(self._count) + 1)   # may pass COUNT by one before it fires
+        # Whether any is, registered beside the count: no compare on the path into `fire`,
+        # which sets IRQ_STATUS and reloads the counters.
+        waiting = Signal()
+        pending_next = Signal.like(pending)
         flushing = Signal()
         reached = Signal()
         # Cycles left before the timeout, reloaded by every event; fires when it reaches 0.
         left = Signal.like(self._timeout, reset_less=True)
         timed_out = Signal()
-        m.d.comb += self.fire.eq((pending != 0) & (reached | flushing | timed_out))
+        m.d.comb += self.fire.eq(waiting & (reached | flushing | timed_out))
         m.d.sync += [
             reached.eq((pending >= self._count) & ~self.fire),
-            timed_out.eq((self._timeout != 0) & (pending != 0) & ~self.event & ~self.fire &
+            timed_out.eq((self._timeout != 0) & waiting & ~self.event & ~self.fire &
                          (left == 1)),
             flushing.eq(self.flush | (flushing & ~self.fire)),
         ]
         with m.If(self.fire | self.event):
             m.d.sync += left.eq(self._timeout)
-        with m.Elif((pending != 0) & (left != 0)):
+        with m.Elif(waiting & (left != 0)):
             m.d.sync += left.eq(left - 1)
-        with m.If(self.fire):
-            m.d.sync += pending.eq(self.event)
-        with m.Elif(self.event):
-            m.d.sync += pending.eq(pending + 1)
+        m.d.comb += pending_next.eq(Mux(self.fire, self.event, pending + self.event))
+        m.d.sync += [pending.eq(pending_next), waiting.eq(pending_next != 0)]
         return m

@@ -469,9 +469,12 @@ class DataMover(wiring.Component):
             with m.If(send):
                 m.d.sync += w_data.eq(data_fifo.r_data)
 
+        # A beat popped is counted free a cycle later, from a flip-flop: W's handshake stays
+        # off the count's carry chain.
+        popped = Signal()
         m.d.comb += unreserved.eq(free_beats - Mux(took, reserving, 0))
-        m.d.sync += [took.eq(take), reserving.eq(reads),
-                     free_beats.eq(unreserved + pop),
+        m.d.sync += [took.eq(take), reserving.eq(reads), popped.eq(pop),
+                     free_beats.eq(unreserved + popped),
                      room.eq(unreserved >= self._max_burst)]
 
         # --- Write responses: retire the burst; a failed write reports the burst's address.
