@@ -191,8 +191,8 @@ class ChainWalker:
         self.write_failed = channel.written_valid & channel.written_err
 
         # A descriptor that cannot run halts the channel once the ones before it completed.
-        self._desc_fault = Signal(ErrorCode)
-        self._desc_faulted = Signal()        # desc_fault != NONE, in a flip-flop of its own
+        self._desc_faulted = Signal()
+        self._desc_fault = Signal(ErrorCode, reset_less=True)   # its code and address
         self._desc_fault_addr = Signal(aw, reset_less=True)
         # DESC judged in the cycle before START, like the transfer checks: the compare
         # stays off the START path into the queues' resets.
@@ -216,7 +216,7 @@ class ChainWalker:
             m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
                          self._next_ok.eq(0),
                          self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
-                         self._desc_fault.eq(ErrorCode.NONE), self._desc_faulted.eq(0)]
+                         self._desc_faulted.eq(0)]
             m.d.comb += self._clear.eq(1)
             m.next = "SG"
 
@@ -236,8 +236,7 @@ class ChainWalker:
         with m.If(load):
             m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0)]
             with m.If(~self._next_ok):
-                m.d.sync += [desc_fault.eq(self._next_err), desc_faulted.eq(1),
-                             self._desc_fault_addr.eq(self._next_addr)]
+                m.d.sync += desc_faulted.eq(1)
             with m.Else():
                 m.d.sync += step.eq(1)
                 with m.If(~nxt.ctrl.last):
@@ -256,13 +255,21 @@ class ChainWalker:
             m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
 
         current = ch._address("DESC_LO", "DESC_HI")
+        # The fault's code and address follow the descriptor being judged until a fault
+        # freezes them (no dispatch after it): the dispatch decision is not their enable.
+        with m.If(~desc_faulted):
+            with m.If(step == 2):
+                m.d.sync += [desc_fault.eq(ErrorCode.BAD_DESCRIPTOR),
+                             self._desc_fault_addr.eq(current)]
+            with m.Else():
+                m.d.sync += [desc_fault.eq(self._next_err),
+                             self._desc_fault_addr.eq(self._next_addr)]
         with m.If(step == 1):
             m.d.sync += step.eq(2)
         with m.If(step == 2):
             m.d.sync += step.eq(0)
             with m.If(self._bad):
-                m.d.sync += [desc_fault.eq(ErrorCode.BAD_DESCRIPTOR), desc_faulted.eq(1),
-                             self._desc_fault_addr.eq(current)]
+                m.d.sync += desc_faulted.eq(1)
             with m.Elif(~halting):
                 pushed = self._entry(queue.w_data)
                 channel.launch(m)

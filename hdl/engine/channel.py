@@ -386,10 +386,9 @@ class _Coalescer(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         pending = Signal(len(self._count) + 1)   # may pass COUNT by one before it fires
-        # Whether any is, registered beside the count: no compare on the path into `fire`,
-        # which sets IRQ_STATUS and reloads the counters.
+        # Whether any is, kept beside the count: no compare on the path into `fire`, which
+        # sets IRQ_STATUS and reloads the counters.
         waiting = Signal()
-        pending_next = Signal.like(pending)
         flushing = Signal()
         reached = Signal()
         # Cycles left before the timeout, reloaded by every event; fires when it reaches 0.
@@ -406,6 +405,6 @@ class _Coalescer(Elaboratable):
             m.d.sync += left.eq(self._timeout)
         with m.Elif(waiting & (left != 0)):
             m.d.sync += left.eq(left - 1)
-        m.d.comb += pending_next.eq(Mux(self.fire, self.event, pending + self.event))
-        m.d.sync += [pending.eq(pending_next), waiting.eq(pending_next != 0)]
+        m.d.sync += [pending.eq(Mux(self.fire, self.event, pending + self.event)),
+                     waiting.eq(self.event | (waiting & ~self.fire))]
         return m
