@@ -6,6 +6,7 @@ from amaranth.lib.fifo import SyncFIFO
 
 from ..descriptor import Descriptor
 from ..registers import XFER_FIELDS, AddressMode, ErrorCode
+from .descriptors import FETCH_BYTES
 
 
 __all__ = ["ChainWalker", "COMPLETIONS", "STALE_TAG_BITS"]
@@ -75,7 +76,7 @@ class ChainWalker:
         kept = [(layout[name].offset, min(aw, layout[name].width))
                 for name in ("next", "src", "dst")]
         kept += [(layout["len"].offset, layout["len"].width),
-                 (layout["ctrl"].offset, len(nxt.ctrl.as_value())), (status_done, 1)]
+                 (layout["ctrl"].offset, len(nxt.ctrl.as_value()))]
         for offset, width in kept:
             for k, beat_bits, bits in _beat_slices(offset, width, dw):
                 with m.If(take & (beat.index == k)):
@@ -96,9 +97,15 @@ class ChainWalker:
         follows = ~nxt.ctrl.last
         refused = (follows & ((nxt.next[:6] != 0) | beyond["next"])) | \
             beyond["src"] | beyond["dst"]
-        self._next_err = Mux(read_err, ErrorCode.DESC_READ_ERROR,
-                             Mux(nxt.status.done, ErrorCode.NOT_OWNED,
-                                 Mux(refused, ErrorCode.BAD_DESCRIPTOR, ErrorCode.NONE)))
+        # The verdict is registered as the last beat arrives, so no check sits on the path
+        # of the dispatch, which loads the transfer registers. All it judges came in earlier
+        # beats but STATUS.DONE, which is in the last one and is read from it.
+        assert status_done // dw == -(-FETCH_BYTES * 8 // dw) - 1
+        self._next_err = next_err = Signal(ErrorCode)
+        self._next_ok = next_ok = Signal()      # next_valid with next_err == NONE, beside it
+        judged = Mux(read_err | beat.err, ErrorCode.DESC_READ_ERROR,
+                     Mux(beat.data[status_done % dw], ErrorCode.NOT_OWNED,
+                         Mux(refused, ErrorCode.BAD_DESCRIPTOR, ErrorCode.NONE)))
         # A ring shorter than the descriptors in flight comes round to one not yet written
         # back: what was fetched is stale. Fetch it again once those in flight are done.
         stale = Signal()
@@ -108,7 +115,8 @@ class ChainWalker:
             with m.If(stale & ~read_err & ~beat.err):
                 m.d.sync += refetch.eq(1)
             with m.Else():
-                m.d.sync += [next_addr.eq(fetch_addr), next_valid.eq(1)]
+                m.d.sync += [next_addr.eq(fetch_addr), next_valid.eq(1), next_err.eq(judged),
+                             next_ok.eq(judged == ErrorCode.NONE)]
 
         # -- Descriptors dispatched and not yet written back, oldest first; `ended` of them
         # have had their final burst retire, so their writes are all acknowledged. Their
@@ -122,6 +130,11 @@ class ChainWalker:
         m.submodules.completions = queue = ResetInserter(clear)(
             SyncFIFO(width=entry.size, depth=COMPLETIONS))
         self._queue = queue
+        # Whether it takes another, registered from its level and what goes in and out:
+        # no compare on the dispatch path.
+        self._queue_room = queue_room = Signal(init=1)
+        m.d.sync += queue_room.eq(clear |
+                                  (queue.level + queue.w_en - queue.r_en != COMPLETIONS))
         self._ended = ended = Signal(range(COMPLETIONS + 1))
         self._popped = popped = Signal()
         # Once halting, descriptors ending are not complete (their data may have been dropped):
@@ -178,8 +191,14 @@ class ChainWalker:
         self.write_failed = channel.written_valid & channel.written_err
 
         # A descriptor that cannot run halts the channel once the ones before it completed.
-        self._desc_fault = Signal(ErrorCode)
+        self._desc_faulted = Signal()
+        self._desc_fault = Signal(ErrorCode, reset_less=True)   # its code and address
         self._desc_fault_addr = Signal(aw, reset_less=True)
+        # DESC judged in the cycle before START, like the transfer checks: the compare
+        # stays off the START path into the queues' resets.
+        self._first_misaligned = Signal()
+        m.d.sync += self._first_misaligned.eq(
+            channel._address("DESC_LO", "DESC_HI")[:6] != 0)
         # Nothing of the run left anywhere: no burst, no fetch, no write-back.
         self._quiet = drained & ~fetching & ~self._wb_busy
 
@@ -190,13 +209,14 @@ class ChainWalker:
     def begin(self, m, fail_now):
         """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
         first = self._channel._address("DESC_LO", "DESC_HI")
-        with m.If(first[:6] != 0):
+        with m.If(self._first_misaligned):
             fail_now(ErrorCode.BAD_DESCRIPTOR, first)
         with m.Else():
             self._request_fetch(m, first)
             m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
+                         self._next_ok.eq(0),
                          self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
-                         self._desc_fault.eq(ErrorCode.NONE)]
+                         self._desc_faulted.eq(0)]
             m.d.comb += self._clear.eq(1)
             m.next = "SG"
 
@@ -204,25 +224,25 @@ class ChainWalker:
             err_addr):
         channel, regs = self._channel, self._regs
         queue, head = self._queue, self._entry(self._queue.r_data)
-        nxt, desc_fault = self._next, self._desc_fault
+        nxt, desc_fault, desc_faulted = self._next, self._desc_fault, self._desc_faulted
         halting = self._halting
 
         # --- Dispatch: load the next descriptor into the transfer registers, let the checks
         # and the planner see them a cycle later (as after a register write), then plan it.
         step = Signal(range(3))
-        load = (self._next_valid & channel.planner_free & queue.w_rdy & (step == 0) &
-                ~self._stop_pending & ~halting & (desc_fault == ErrorCode.NONE))
+        may_load = (channel.planner_free & self._queue_room & (step == 0) &
+                    ~self._stop_pending & ~halting & ~desc_faulted)
+        load = self._next_valid & may_load
         with m.If(load):
-            m.d.sync += self._next_valid.eq(0)
-            with m.If(self._next_err != ErrorCode.NONE):
-                m.d.sync += [desc_fault.eq(self._next_err),
-                             self._desc_fault_addr.eq(self._next_addr)]
+            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0)]
+            with m.If(~self._next_ok):
+                m.d.sync += desc_faulted.eq(1)
             with m.Else():
                 m.d.sync += step.eq(1)
                 with m.If(~nxt.ctrl.last):
                     self._request_fetch(m, nxt.next)        # prefetch, never past LAST
         # Loaded only in that cycle: the register of a field loads over software writes.
-        real_load = load & (self._next_err == ErrorCode.NONE)
+        real_load = self._next_ok & may_load
         ch = self._channel
         values = {("LEN", "VALUE"): nxt.len}
         for lo, hi, value in (("SRC_LO", "SRC_HI", nxt.src), ("DST_LO", "DST_HI", nxt.dst),
@@ -235,13 +255,21 @@ class ChainWalker:
             m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
 
         current = ch._address("DESC_LO", "DESC_HI")
+        # The fault's code and address follow the descriptor being judged until a fault
+        # freezes them (no dispatch after it): the dispatch decision is not their enable.
+        with m.If(~desc_faulted):
+            with m.If(step == 2):
+                m.d.sync += [desc_fault.eq(ErrorCode.BAD_DESCRIPTOR),
+                             self._desc_fault_addr.eq(current)]
+            with m.Else():
+                m.d.sync += [desc_fault.eq(self._next_err),
+                             self._desc_fault_addr.eq(self._next_addr)]
         with m.If(step == 1):
             m.d.sync += step.eq(2)
         with m.If(step == 2):
             m.d.sync += step.eq(0)
             with m.If(self._bad):
-                m.d.sync += [desc_fault.eq(ErrorCode.BAD_DESCRIPTOR),
-                             self._desc_fault_addr.eq(current)]
+                m.d.sync += desc_faulted.eq(1)
             with m.Elif(~halting):
                 pushed = self._entry(queue.w_data)
                 channel.launch(m)
@@ -283,12 +311,19 @@ class ChainWalker:
         # --- Halting: after an error or ABORT once nothing is left in flight and the
         # descriptors complete before it are written back; after STOP or a descriptor that
         # cannot run once every descriptor dispatched is complete.
-        settled = self._quiet & (step == 0) & ~queue.r_rdy
-        with m.If(halting & self._quiet & (self._ended == 0)):
-            halt_on_error()
-            m.d.comb += self._clear.eq(1)
-            m.next = "IDLE"
-        with m.Elif(settled & (desc_fault != ErrorCode.NONE)):
+        # Settled is registered, a cycle late, so the halt comes from flip-flops on its way
+        # into ERR_CODE and ERR_ADDR, not from the whole run's state. Only a dispatch (`step`)
+        # or a fetch can start in that cycle: both are looked at as they are now (a run's
+        # first cycle, with `was_settled` left from the last, has its first fetch under way).
+        was_settled = Signal()
+        m.d.sync += was_settled.eq(self._quiet & (step == 0) & ~queue.r_rdy)
+        settled = was_settled & (step == 0) & ~self._fetching
+        with m.If(halting):
+            with m.If(self._quiet & (self._ended == 0)):
+                halt_on_error()
+                m.d.comb += self._clear.eq(1)
+                m.next = "IDLE"
+        with m.Elif(settled & desc_faulted):
             halt_on_error()
             m.d.sync += [status["ERR_CODE"].eq(desc_fault), err_addr.eq(self._desc_fault_addr)]
             m.next = "IDLE"

@@ -119,9 +119,10 @@ class Channel(Elaboratable):
         return Cat(regs[lo, "VALUE"], regs[hi, "VALUE"])
 
     def launch(self, m):
-        """Start planning the transfer in the registers (paced by req/ack if it asks)."""
+        """Start planning the transfer in the registers (paced by req/ack if it asks), once
+        the checks passed (``bad`` low)."""
         if self._pacer is not None:
-            self._pacer.launch(m)
+            self._pacer.launch(m, plain=self._plain)
         else:
             m.d.comb += self.planner.go.eq(1)
 
@@ -183,7 +184,10 @@ class Channel(Elaboratable):
             (length == 0) | misaligned | both_streams | bad_pacing |
             (src_mode > top_mode) | (dst_mode > top_mode)
         )
-        m.d.sync += bad.eq(refused)
+        # Beside it, whether the transfer goes to the planner at once (checked and not
+        # paced): the planner's `go`, which freezes its wide registers, comes from it.
+        self._plain = Signal()
+        m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()
@@ -212,7 +216,9 @@ class Channel(Elaboratable):
         m.d.sync += [inflight.eq(inflight_next), none_inflight.eq(inflight_next == 0)]
 
         stop_pending = Signal()
-        halting = status["BUSY"] & (status["ERR_CODE"] != ErrorCode.NONE)
+        # BUSY with an error code, in a flip-flop of its own set and cleared beside them: it
+        # gates the planner, the pacer and the chain walker, which need no 5-input compare.
+        halting = Signal()
         t = planner.transfer
         src_fixed, dst_fixed = src_mode == MODE_FIXED, dst_mode == MODE_FIXED
         settled = planner.idle & none_inflight
@@ -271,34 +277,37 @@ class Channel(Elaboratable):
 
         def fail_now(code, addr=None):
             """Halt at once (nothing in flight) with ``code``."""
-            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1), status["ERR_CODE"].eq(code)]
+            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1), status["ERR_CODE"].eq(code),
+                         halting.eq(0)]
             if addr is not None:
                 m.d.sync += err_addr.eq(addr)
             m.d.comb += raise_error.eq(1)
 
         def finish():
-            m.d.sync += [status["BUSY"].eq(0), status["DONE"].eq(1)]
+            m.d.sync += [status["BUSY"].eq(0), status["DONE"].eq(1), halting.eq(0)]
             m.d.comb += raise_end.eq(1)
 
         def halt_on_error():
-            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1)]
+            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1), halting.eq(0)]
             m.d.comb += raise_error.eq(1)
             if cfg.streams:
                 # The packet under way on the output stream ends here.
                 m.d.sync += out_lane.eq(0)
                 m.d.comb += self.stream_out_flush.eq(1)
 
-        # The first reason to halt wins; later faults of the same run are dropped.
+        # The first reason to halt wins; later faults of the same run are dropped. (Only
+        # while running, when BUSY is set: no code yet is not halting.)
         def catch_faults(*extra):
-            with m.If(status["ERR_CODE"] == ErrorCode.NONE):
+            with m.If(~halting):
                 with m.If(self.fault_valid):
                     m.d.sync += [status["ERR_CODE"].eq(self.fault_code),
-                                 err_addr.eq(self.fault_addr)]
+                                 err_addr.eq(self.fault_addr), halting.eq(1)]
                 for condition, code, addr in extra:
                     with m.Elif(condition):
-                        m.d.sync += [status["ERR_CODE"].eq(code), err_addr.eq(addr)]
+                        m.d.sync += [status["ERR_CODE"].eq(code), err_addr.eq(addr),
+                                     halting.eq(1)]
                 with m.Elif(regs["CTRL", "ABORT"]):
-                    m.d.sync += status["ERR_CODE"].eq(ErrorCode.ABORTED)
+                    m.d.sync += [status["ERR_CODE"].eq(ErrorCode.ABORTED), halting.eq(1)]
 
         sg = ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
                          drained=drained) if cfg.sg else None
@@ -330,7 +339,7 @@ class Channel(Elaboratable):
                         m.d.sync += regs["STATUS", "EOP"].eq(self.retire_eop & src_stream)
                 catch_faults()
                 with m.If(drained):
-                    with m.If(status["ERR_CODE"] != ErrorCode.NONE):
+                    with m.If(halting):
                         halt_on_error()
                         m.next = "IDLE"
                     with m.Else():
@@ -377,24 +386,25 @@ class _Coalescer(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         pending = Signal(len(self._count) + 1)   # may pass COUNT by one before it fires
+        # Whether any is, kept beside the count: no compare on the path into `fire`, which
+        # sets IRQ_STATUS and reloads the counters.
+        waiting = Signal()
         flushing = Signal()
         reached = Signal()
         # Cycles left before the timeout, reloaded by every event; fires when it reaches 0.
         left = Signal.like(self._timeout, reset_less=True)
         timed_out = Signal()
-        m.d.comb += self.fire.eq((pending != 0) & (reached | flushing | timed_out))
+        m.d.comb += self.fire.eq(waiting & (reached | flushing | timed_out))
         m.d.sync += [
             reached.eq((pending >= self._count) & ~self.fire),
-            timed_out.eq((self._timeout != 0) & (pending != 0) & ~self.event & ~self.fire &
+            timed_out.eq((self._timeout != 0) & waiting & ~self.event & ~self.fire &
                          (left == 1)),
             flushing.eq(self.flush | (flushing & ~self.fire)),
         ]
         with m.If(self.fire | self.event):
             m.d.sync += left.eq(self._timeout)
-        with m.Elif((pending != 0) & (left != 0)):
+        with m.Elif(waiting & (left != 0)):
             m.d.sync += left.eq(left - 1)
-        with m.If(self.fire):
-            m.d.sync += pending.eq(self.event)
-        with m.Elif(self.event):
-            m.d.sync += pending.eq(pending + 1)
+        m.d.sync += [pending.eq(Mux(self.fire, self.event, pending + self.event)),
+                     waiting.eq(self.event | (waiting & ~self.fire))]
         return m

@@ -146,8 +146,8 @@ class DataMover(wiring.Component):
             if unaligned else {}
         # With streams: a burst reads its beats from a stream buffer (``stream``, knowing the
         # index of its last), or writes them to one (``stream``); ``eop`` as in the Burst.
-        read_streams = {"stream": unsigned(1), "last_read": unsigned(BEATS_WIDTH)} \
-            if streams else {}
+        read_streams = {"stream": unsigned(1), "last_read": unsigned(BEATS_WIDTH),
+                        "one_read": unsigned(1)} if streams else {}
         write_streams = {"stream": unsigned(1), "eop": unsigned(1)} if streams else {}
         read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
                                        "fixed": unsigned(1), **read_lanes, **read_streams})
@@ -238,6 +238,7 @@ class DataMover(wiring.Component):
         if streams:
             m.d.comb += [
                 rq_in.stream.eq(burst.src_stream), rq_in.last_read.eq(reads - 1),
+                rq_in.one_read.eq(reads == 1),
                 wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
                 self.egress_reserve.eq(Mux(take & to_buffer, 1 << channel, 0)),
                 self.egress_reserve_beats.eq(burst.beats),
@@ -258,10 +259,19 @@ class DataMover(wiring.Component):
                      arrived.err.eq(r.payload.err), arrived.last.eq(r.payload.last),
                      r.ready.eq(read_queue.r_rdy)]
         if streams:
+            # Whether the beat from a stream buffer is its burst's last, registered a beat
+            # ahead (the first from the queue entry): no compare from the read queue's head
+            # into the FIFOs' enables.
+            first_read = Signal(init=1)
+            last_read_next = Signal()
+            with m.If(arrived.valid & read_queue.r_rdy):
+                m.d.sync += [first_read.eq(arrived.last),
+                             last_read_next.eq(beat_index + 1 == head.last_read)]
             ingress = Array(self.ingress)[head.channel]
             with m.If(head.stream):
                 m.d.comb += [arrived.valid.eq(ingress.valid), arrived.data.eq(ingress.payload),
-                             arrived.err.eq(0), arrived.last.eq(beat_index == head.last_read),
+                             arrived.err.eq(0),
+                             arrived.last.eq(Mux(first_read, head.one_read, last_read_next)),
                              r.ready.eq(0)]
             for n, port in enumerate(self.ingress):
                 m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
@@ -295,6 +305,9 @@ class DataMover(wiring.Component):
         next_burst = Signal(write_info, reset_less=True)
         next_last = Signal(BEATS_WIDTH - 1, reset_less=True)     # index of its last step
         next_read_err = Signal(reset_less=True)
+        # It writes nothing whatever the channel does: its read failed, or it has no beats.
+        # Judged as it is loaded, so only the channel's `discard` is looked up after.
+        next_skip = Signal(reset_less=True)
         next_bytes = Signal(bytes_shape, reset_less=True)
         if unaligned:
             read_wait = ~entry.no_read
@@ -309,10 +322,11 @@ class DataMover(wiring.Component):
             m.d.sync += [next_valid.eq(1), next_burst.eq(entry),
                          next_last.eq(entry.beats + entry_pre - 1),
                          next_read_err.eq(read_done.r_data & read_wait),
+                         next_skip.eq((read_done.r_data & read_wait) | (entry.beats == 0)),
                          next_bytes.eq(entry_bytes)]
         drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
         # A burst that writes nothing (it only reads ahead) retires at once, like a dropped one.
-        writes = ~drop & (next_burst.beats != 0)
+        writes = ~next_skip & ~self.discard.bit_select(next_burst.channel, 1)
         start = Signal()
         retiring = Signal()         # the oldest burst written retires (see below)
         m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
@@ -455,9 +469,12 @@ class DataMover(wiring.Component):
             with m.If(send):
                 m.d.sync += w_data.eq(data_fifo.r_data)
 
+        # A beat popped is counted free a cycle later, from a flip-flop: W's handshake stays
+        # off the count's carry chain.
+        popped = Signal()
         m.d.comb += unreserved.eq(free_beats - Mux(took, reserving, 0))
-        m.d.sync += [took.eq(take), reserving.eq(reads),
-                     free_beats.eq(unreserved + pop),
+        m.d.sync += [took.eq(take), reserving.eq(reads), popped.eq(pop),
+                     free_beats.eq(unreserved + popped),
                      room.eq(unreserved >= self._max_burst)]
 
         # --- Write responses: retire the burst; a failed write reports the burst's address.
@@ -468,11 +485,17 @@ class DataMover(wiring.Component):
         answered = b.valid & b.ready
         if streams:
             stream_done = Signal(range(self._queued + 1))
-            stream_retire = resp_queue.r_rdy & resp.stream & (stream_done != 0)
+            # Whether any is, registered beside the count: no compare on the path from a
+            # retire into the write issue.
+            any_stream_done = Signal()
+            stream_retire = resp_queue.r_rdy & resp.stream & any_stream_done
+            stream_done_next = Signal.like(stream_done)
             m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.stream),
-                         retiring.eq(answered | stream_retire)]
-            m.d.sync += stream_done.eq(stream_done + (w_valid & w_to_stream & w_last) -
-                                       stream_retire)
+                         retiring.eq(answered | stream_retire),
+                         stream_done_next.eq(stream_done + (w_valid & w_to_stream & w_last) -
+                                             stream_retire)]
+            m.d.sync += [stream_done.eq(stream_done_next),
+                         any_stream_done.eq(stream_done_next != 0)]
         else:
             m.d.comb += [b.ready.eq(resp_queue.r_rdy), retiring.eq(answered)]
         m.d.comb += resp_queue.r_en.eq(retiring)

@@ -50,14 +50,19 @@ class ReqAckPacer:
         offset = Signal(len(length))            # bytes of the transfer in pieces so far
         chunk = regs["REQ_BURST", "VALUE"]
         left = length - offset
-        # The next piece, registered: the subtraction, compare and choice stay off the
-        # planner's paths. They settle long before the piece starts: `offset` moves when a
-        # piece starts, and the next one waits at least for that piece's ack.
+        # The next piece, registered: the subtraction, compare, choice and the addresses'
+        # additions stay off the planner's paths. They settle long before the piece starts:
+        # `offset` moves when a piece starts, and the next one waits at least for that
+        # piece's ack (the first, for the cycle of `pacing`).
         final = Signal()
         piece = Signal(len(length))
-        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(left <= chunk, left, chunk))]
+        piece_src = Signal.like(src, reset_less=True)
+        piece_dst = Signal.like(dst, reset_less=True)
+        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(left <= chunk, left, chunk)),
+                     piece_src.eq(src + Mux(src_fixed, 0, offset)),
+                     piece_dst.eq(dst + Mux(dst_fixed, 0, offset))]
         self.transfer = {
-            "src": src + Mux(src_fixed, 0, offset), "dst": dst + Mux(dst_fixed, 0, offset),
+            "src": Mux(self.paced, piece_src, src), "dst": Mux(self.paced, piece_dst, dst),
             "length": Mux(self.paced, piece, length), "final": ~self.paced | final,
         }
 
@@ -78,9 +83,10 @@ class ReqAckPacer:
             with m.If(last):
                 m.d.sync += [self.pacing.eq(0), offset.eq(0)]
 
-    def launch(self, m):
-        """Start the transfer in the registers: at once, or piece by piece if paced."""
-        with m.If(self.paced):
-            m.d.sync += self.pacing.eq(1)
-        with m.Else():
+    def launch(self, m, plain):
+        """Start the transfer in the registers: at once if ``plain`` (judged with the checks a
+        cycle before: not paced), else piece by piece."""
+        with m.If(plain):
             m.d.comb += self._planner.go.eq(1)
+        with m.Else():
+            m.d.sync += self.pacing.eq(1)
