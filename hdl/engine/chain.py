@@ -322,6 +322,9 @@ class ChainWalker:
             with m.If(self._quiet & (self._ended == 0)):
                 halt_on_error()
                 m.d.comb += self._clear.eq(1)
+                # A descriptor loaded but not yet launched is dropped with the run: the
+                # next START must not launch it.
+                m.d.sync += step.eq(0)
                 m.next = "IDLE"
         with m.Elif(settled & desc_faulted):
             halt_on_error()

@@ -450,6 +450,31 @@ async def stop_and_abort_mid_chain(dut):
 
 
 @cocotb.test()
+async def abort_at_any_cycle_then_restart(dut):
+    """ABORT a short chain at every cycle offset from START through its end, then run a fresh
+    chain: nothing of the aborted run may survive into it (a descriptor caught between its
+    load and its launch must not be launched by the next START), so the fresh chain's
+    COMPLETED and memory are exactly the model's."""
+    h = await Harness.create(dut)
+    drv = h.driver
+    fresh_base = DESCS + 8 * DESCRIPTOR_SIZE
+    for offset in range(0, 150):
+        aborted = _chain(h, 2, max_beats=2)
+        await drv.write("DESC_LO", aborted[0][0], 0)
+        await drv.write_fields("CTRL", 0, sg=1, start=1)
+        await ClockCycles(h.clock, offset)
+        await drv.abort(0)
+        status = await drv.wait_idle(0)
+        assert status.done or status.err_code == "ABORTED", (offset, status)
+        await drv.write("IRQ_STATUS", 0b111, 0)
+        # The fresh chain copies other data over the aborted one's destinations.
+        fresh = _chain(h, 2, max_beats=2, base=fresh_base, src=SRC + 0x4000)
+        await _run_chain(h, fresh)
+        await drv.write("IRQ_STATUS", 0b111, 0)
+    await h.finish()
+
+
+@cocotb.test()
 async def scatter_gather_beside_register_mode(dut):
     """A chain on one channel and register-mode copies on another, at once."""
     h = await Harness.create(dut, backpressure=0.1)
