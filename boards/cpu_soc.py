@@ -23,14 +23,12 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from hauler import Config
-
 from .control import ProgramControl
 from .cpu import VexRiscv
 from .memory_map import CONTROL_BASE, CONTROL_SIZE, RAM_BASE, SERIAL_BASE, SERIAL_SIZE
 from .ram import BlockRAM
 from .serial_port import SerialPort
-from .soc import LEDS, dma_system, stretch
+from .soc import LEDS, check_bus, dma_system, stretch
 
 
 __all__ = ["DMA_IRQ", "LOOPBACK", "SERIAL_CHANNEL", "check_cpu_config", "CPUSoC"]
@@ -48,13 +46,7 @@ SERIAL_CHANNEL = 2
 def check_cpu_config(config):
     """Raise :exc:`TypeError` or :exc:`ValueError` unless the CPU SoC can use ``config``: its
     master and register port Wishbone, 32-bit data and addresses."""
-    if not isinstance(config, Config):
-        raise TypeError(f"config must be a hauler.Config, not {config!r}")
-    needs = {"master": "wishbone", "csr": "wishbone", "data_width": 32, "addr_width": 32}
-    for name, value in needs.items():
-        if getattr(config, name) != value:
-            raise ValueError(f"the CPU SoC needs config.{name} == {value!r}, not "
-                             f"{getattr(config, name)!r}")
+    check_bus(config, "the CPU SoC")
 
 
 class CPUSoC(wiring.Component):

@@ -36,7 +36,7 @@ from .ram import SPRAM, BlockRAM
 from .uart import UARTReceiver, UARTTransmitter
 
 
-__all__ = ["LEDS", "MEMORIES", "check_config", "stretch", "dma_system", "DemoSoC"]
+__all__ = ["LEDS", "MEMORIES", "check_bus", "check_config", "stretch", "dma_system", "DemoSoC"]
 
 
 #: The SoC's LED outputs, in bit order; docs/boards.md says what each means.
@@ -49,16 +49,23 @@ _RX_FIFO_DEPTH = 16
 assert DMA_SIZE == 1 << registers.CSR_ADDR_WIDTH
 
 
-def check_config(config):
-    """Raise :exc:`TypeError` or :exc:`ValueError` unless the SoC can use ``config``: its
-    master and register port Wishbone, 32-bit data and addresses, no streams."""
+def check_bus(config, soc):
+    """Raise :exc:`TypeError` or :exc:`ValueError` unless ``config`` fits the demo SoCs' one
+    bus: master and register port Wishbone, 32-bit data and addresses (``soc`` names the SoC
+    in the message)."""
     if not isinstance(config, Config):
         raise TypeError(f"config must be a hauler.Config, not {config!r}")
     needs = {"master": "wishbone", "csr": "wishbone", "data_width": 32, "addr_width": 32}
     for name, value in needs.items():
         if getattr(config, name) != value:
-            raise ValueError(f"the demo SoC needs config.{name} == {value!r}, not "
+            raise ValueError(f"{soc} needs config.{name} == {value!r}, not "
                              f"{getattr(config, name)!r}")
+
+
+def check_config(config):
+    """Raise :exc:`TypeError` or :exc:`ValueError` unless the SoC can use ``config``: its
+    master and register port Wishbone, 32-bit data and addresses, no streams."""
+    check_bus(config, "the demo SoC")
     if getattr(config, "streams", False):
         raise ValueError("the demo SoC has nothing to connect to the DMA's stream ports: "
                          "build it with streams=False (--no-streams)")
