@@ -2,12 +2,12 @@
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..memport import BEATS_WIDTH, ReadPortSignature, WritePortSignature
 from .arbiter import ChannelBurst
-from .beatfifo import BeatFifo
+from .beatfifo import BeatFifo, BufferedFifo
 from .realigner import lanes_from, lanes_upto, merge_lanes, rotate_lanes
 
 
@@ -168,13 +168,13 @@ class DataMover(wiring.Component):
                                                       depth=self._fifo_depth)
         # A buffered FIFO of depth n + 1 keeps n entries in memory and one in its output
         # register: with n a power of two its pointers wrap for free.
-        m.submodules.read_queue = read_queue = SyncFIFOBuffered(
+        m.submodules.read_queue = read_queue = BufferedFifo(
             width=read_info.size, depth=self._outstanding + 1)
-        m.submodules.write_queue = write_queue = SyncFIFOBuffered(
+        m.submodules.write_queue = write_queue = BufferedFifo(
             width=write_info.size, depth=self._queued + 1)
         m.submodules.read_done = read_done = SyncFIFO(width=1, depth=self._queued + 1)
         m.submodules.beat_plans = beat_plans = SyncFIFO(width=beat_plan.size, depth=4)
-        m.submodules.resp_queue = resp_queue = SyncFIFOBuffered(
+        m.submodules.resp_queue = resp_queue = BufferedFifo(
             width=resp_info.size, depth=self._outstanding + 1)
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.

@@ -14,11 +14,11 @@ by a buffer of two bursts per channel, and the mover only moves what the buffer 
 
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..bus.signatures import AXIStreamSignature
 from ..memport import BEATS_WIDTH
+from .beatfifo import BufferedFifo
 from .realigner import merge_lanes
 
 
@@ -68,7 +68,7 @@ class StreamIngress(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.s_axis
-        m.submodules.buffer = buffer = SyncFIFOBuffered(width=len(s.tdata), depth=self._depth)
+        m.submodules.buffer = buffer = BufferedFifo(width=len(s.tdata), depth=self._depth)
         take = Signal()
         m.d.comb += [
             s.tready.eq(self.enable & buffer.w_rdy & ~self.packet_end),
@@ -136,7 +136,7 @@ class StreamEgress(wiring.Component):
         out = self.m_axis
         lanes = len(out.tkeep)
         width = len(out.tdata)
-        m.submodules.buffer = buffer = SyncFIFOBuffered(width=width + lanes + 1,
+        m.submodules.buffer = buffer = BufferedFifo(width=width + lanes + 1,
                                                         depth=self._depth)
         m.d.comb += [
             out.tvalid.eq(buffer.r_rdy),
