@@ -9,13 +9,15 @@ from hauler.engine.planner import BurstPlanner, FIXED_MAX_BEATS
 
 
 async def start(ctx, dut, transfer):
-    """Present ``transfer``, then pulse ``go`` (as the channel's registers do: written in an
-    earlier cycle than the START write)."""
+    """Present ``transfer``, then pulse ``go`` and ``hold`` (as the channel's registers do:
+    written in an earlier cycle than the START write)."""
     ctx.set(dut.transfer, transfer)
     await ctx.tick()
     ctx.set(dut.go, 1)
+    ctx.set(dut.hold, 1)
     await ctx.tick()
     ctx.set(dut.go, 0)
+    ctx.set(dut.hold, 0)
 
 
 def plan(transfers, *, beat_shift=2, max_burst=16, addr_width=32, stall=0.0, seed=1):
@@ -201,3 +203,28 @@ def test_unaligned_transfers(beat_shift, max_burst):
                                                    max_burst=max_burst, stall=0.3,
                                                    seed=max_burst)):
         check_unaligned(t, bursts, beat_shift=beat_shift, max_burst=max_burst)
+
+
+def test_hold_keeps_the_transfer_taken():
+    """The planner plans the transfer of the last cycle before ``hold``, whatever the
+    transfer does from then on (the channel's checks judged that one)."""
+    dut = BurstPlanner(addr_width=32, len_width=32, beat_shift=2, max_burst=16)
+    first = dict(src=0x100, dst=0x2000, length=32, src_fixed=0, dst_fixed=0)
+    other = dict(src=0xFF0, dst=0x3FFC, length=400, src_fixed=0, dst_fixed=0)
+
+    async def bench(ctx):
+        ctx.set(dut.transfer, first)
+        await ctx.tick()
+        ctx.set(dut.hold, 1)                # held a cycle before `go` too
+        ctx.set(dut.transfer, other)
+        await ctx.tick()
+        ctx.set(dut.go, 1)
+        await ctx.tick()
+        ctx.set(dut.go, 0)
+        ctx.set(dut.hold, 0)
+        b = await receive(ctx, dut.bursts)
+        assert (b.src, b.dst, b.beats, b.end) == (0x100, 0x2000, 8, 1)
+        await ctx.tick()
+        assert ctx.get(dut.idle)
+
+    simulate(dut, bench)

@@ -121,10 +121,7 @@ class Channel(Elaboratable):
     def launch(self, m):
         """Start planning the transfer in the registers (paced by req/ack if it asks), once
         the checks passed (``bad`` low)."""
-        if self._pacer is not None:
-            self._pacer.launch(m, plain=self._plain)
-        else:
-            m.d.comb += self.planner.go.eq(1)
+        m.d.comb += self._launching.eq(1)
 
     def _address_halves(self, lo, hi):
         return [lo] if self._config.addr_width == 32 else [lo, hi]
@@ -187,7 +184,11 @@ class Channel(Elaboratable):
         # Beside it, whether the transfer goes to the planner at once (checked and not
         # paced): the planner's `go`, which freezes its wide registers, comes from it.
         self._plain = Signal()
-        m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
+        plain_next = ~refused & ~paced
+        m.d.sync += [bad.eq(refused), self._plain.eq(plain_next)]
+        # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`); the
+        # planner's `go`, which freezes its wide registers, is made from it below.
+        self._launching = Signal()
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()
@@ -235,6 +236,10 @@ class Channel(Elaboratable):
             self._pacer = None
             m.d.comb += t.length.eq(length)
             self.planner_free = planner.idle
+        if cfg.req_ack:
+            m.d.comb += planner.go.eq(pacer.launch(m, self._launching, self._plain))
+        else:
+            m.d.comb += planner.go.eq(self._launching)
         if cfg.streams:
             # A stream side's address is the byte lane where its stream stands: a stream
             # source starts every transfer at lane 0 (it hands over whole beats); bytes sent
@@ -312,7 +317,7 @@ class Channel(Elaboratable):
         sg = ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
                          drained=drained) if cfg.sg else None
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(start):
                     begin_run()
@@ -365,6 +370,30 @@ class Channel(Elaboratable):
                     sg.run(m, completed=completed, byte_count=byte_count,
                            raise_done=raise_done, finish=finish,
                            halt_on_error=halt_on_error, status=status, err_addr=err_addr)
+
+        # --- The planner's hold: high in every cycle where `go` may come, so the planner
+        # plans the transfer of the cycle before, which the checks judged. It enables the
+        # planner's wide registers, so it comes from flip-flops: the START pulse, and a
+        # flip-flop set from what the next cycle may bring. A run in register mode starts
+        # on START, and again once drained if cyclic (drained and not pacing, still
+        # running and plain: judged a cycle ahead); a descriptor two cycles after it is
+        # loaded (chain.py: the registers show it a cycle later, the checks a cycle after
+        # that); a paced piece when the pacer's `req` is heard. A hold without a `go` keeps
+        # the planner's state a cycle longer; a paced transfer's first piece is held only
+        # from the cycle after its launch (see ReqAckPacer).
+        # (None in flight in the next cycle: without the burst emitted now, if any, which
+        # leaves a burst in flight then.)
+        hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & plain_next
+        if cfg.req_ack:
+            hold_next &= ~self._pacer.pacing | self._pacer.finishing
+            hold_next |= self._pacer.may_go_next
+        if cfg.sg:
+            loaded = Signal()           # a descriptor was loaded in the cycle before
+            m.d.sync += loaded.eq(regs.load_of("LEN", "VALUE")[0])
+            hold_next |= loaded
+        held = Signal()
+        m.d.sync += held.eq(hold_next)
+        m.d.comb += planner.hold.eq(start | held)
         return m
 
 

@@ -15,8 +15,9 @@ class ReqAckPacer:
     before it (a FIXED side stays put). A piece starts when ``req`` is high; once its last
     write is acknowledged (nothing of the channel in flight), ``ack`` pulses for a cycle;
     ``req`` is ignored in that cycle and the next, so a peripheral with nothing more to offer
-    has time to lower it. Only the last piece's final burst ends the transfer (``final``), so
-    completion, write-back and interrupts are those of one transfer.
+    has time to lower it (and in the cycle after the transfer's launch, so the registers of
+    its first piece settle). Only the last piece's final burst ends the transfer (``final``),
+    so completion, write-back and interrupts are those of one transfer.
 
     Its logic goes into the channel's module, like :class:`~.chain.ChainWalker`.
 
@@ -39,6 +40,10 @@ class ReqAckPacer:
         A paced transfer is under way: its pieces are not all planned and acknowledged.
     transfer : dict
         ``src``, ``dst``, ``length`` and ``final`` of the next piece, for the planner.
+    go : Signal
+        The next piece starts: the planner's ``go`` (beside a plain transfer's).
+    finishing, may_go_next : Value
+        The last piece is acknowledged now; a piece may start in the next cycle.
     """
 
     def __init__(self, channel, m, *, src, dst, length, src_fixed, dst_fixed, settled,
@@ -49,11 +54,14 @@ class ReqAckPacer:
         self.pacing = Signal()
         offset = Signal(len(length))            # bytes of the transfer in pieces so far
         chunk = regs["REQ_BURST", "VALUE"]
-        left = length - offset
-        # The next piece, registered: the subtraction, compare, choice and the addresses'
-        # additions stay off the planner's paths. They settle long before the piece starts:
-        # `offset` moves when a piece starts, and the next one waits at least for that
-        # piece's ack (the first, for the cycle of `pacing`).
+        # The next piece, registered in two steps (what is left, then the piece): the
+        # subtraction, compare, choice and the addresses' additions stay off the planner's
+        # paths, one carry chain a step. They settle before the planner takes the piece:
+        # `offset` moves the cycle after a piece starts, and the next waits at least for
+        # that piece's ack; `offset` and `left` are cleared together; and the first piece
+        # of a transfer waits a cycle after the launch (`deaf`), so the planner takes it
+        # (in the cycle before its `go`) from registers written before the launch.
+        left = Signal(len(length))
         final = Signal()
         piece = Signal(len(length))
         piece_src = Signal.like(src, reset_less=True)
@@ -68,25 +76,43 @@ class ReqAckPacer:
 
         flying = Signal()                       # a piece is planned and not yet acknowledged
         last = Signal()                         # ... and it is the transfer's last
-        deaf = Signal(range(3))                 # cycles left in which `req` is ignored
+        self._deaf = deaf = Signal(range(3))    # cycles left in which `req` is ignored
+        # The next piece starts, from flip-flops only (it is part of the planner's `go`).
+        self.go = Signal()
+        m.d.comb += self.go.eq(self.pacing & ~flying & ~halting & channel.req & (deaf == 0) &
+                               planner.idle)
+        started = Signal()                      # a piece started in the cycle before
+        m.d.sync += started.eq(self.go)
+        clear = Signal()
         with m.If(deaf != 0):
             m.d.sync += deaf.eq(deaf - 1)
         m.d.sync += channel.ack.eq(0)
         with m.If(halting):
-            m.d.sync += [self.pacing.eq(0), flying.eq(0), offset.eq(0)]
-        with m.Elif(self.pacing & ~flying):
-            with m.If(channel.req & (deaf == 0) & planner.idle):
-                m.d.comb += planner.go.eq(1)
-                m.d.sync += [flying.eq(1), last.eq(final), offset.eq(offset + piece)]
+            m.d.sync += [self.pacing.eq(0), flying.eq(0)]
+            m.d.comb += clear.eq(1)
+        with m.Elif(self.go):
+            m.d.sync += [flying.eq(1), last.eq(final)]
         with m.Elif(flying & settled):
             m.d.sync += [channel.ack.eq(1), deaf.eq(2), flying.eq(0)]
             with m.If(last):
-                m.d.sync += [self.pacing.eq(0), offset.eq(0)]
-
-    def launch(self, m, plain):
-        """Start the transfer in the registers: at once if ``plain`` (judged with the checks a
-        cycle before: not paced), else piece by piece."""
-        with m.If(plain):
-            m.d.comb += self._planner.go.eq(1)
+                m.d.sync += self.pacing.eq(0)
+                m.d.comb += clear.eq(1)
+        # For the planner's hold (see Channel), of the next cycle: the transfer's last ack
+        # (pacing ends: a cyclic transfer may start again), and whether a piece may start
+        # (while pacing, unless `req` is still or newly ignored; a launch sets `deaf`).
+        self.finishing = flying & settled & last
+        self.may_go_next = self.pacing & (deaf != 2) & ~(flying & settled)
+        with m.If(clear):
+            m.d.sync += [offset.eq(0), left.eq(length)]
         with m.Else():
-            m.d.sync += self.pacing.eq(1)
+            m.d.sync += left.eq(length - offset)
+            with m.If(started):
+                m.d.sync += offset.eq(offset + piece)
+
+    def launch(self, m, launching, plain):
+        """Start the transfer in the registers when ``launching``: at once if ``plain``
+        (judged with the checks a cycle before: not paced), else piece by piece. Returns the
+        planner's ``go``."""
+        with m.If(launching & ~plain):
+            m.d.sync += [self.pacing.eq(1), self._deaf.eq(1)]
+        return (launching & plain) | self.go

@@ -108,9 +108,13 @@ class BurstPlanner(wiring.Component):
     Members
     -------
     transfer : In(Transfer)
-        The transfer to plan (the channel's registers), as it is in the cycle before ``go``.
+        The transfer to plan (the channel's registers). The planner takes it while idle and
+        not held: it plans the transfer as it was in the last cycle before ``hold``.
+    hold : In(1)
+        Keep the transfer taken: high in every cycle where ``go`` may come (and in others
+        if need be), so that what is planned is what the channel judged a cycle before.
     go : In(1)
-        Start planning ``transfer``; ignored unless idle.
+        Start planning the transfer taken; ignored unless idle.
     bursts : Out(stream of Burst)
     abort : In(1)
         Drop the bursts not yet emitted (the one on ``bursts`` is still delivered).
@@ -133,6 +137,7 @@ class BurstPlanner(wiring.Component):
         self._paced = paced
         members = {
             "transfer": In(Transfer(addr_width, len_width, streams, paced)),
+            "hold": In(1),
             "go": In(1),
             "bursts": Out(stream.Signature(Burst(addr_width, beat_shift=beat_shift,
                                                  unaligned=unaligned, streams=streams))),
@@ -200,9 +205,23 @@ class BurstPlanner(wiring.Component):
             src_unbounded, dst_unbounded = src_fixed, dst_fixed
         # Streams and FIXED sides get no page bound, only the short limit.
         short = src_unbounded | dst_unbounded
-        limit = Mux(short, min(self._max_burst, FIXED_MAX_BEATS), self._max_burst)
-        bound = [Signal(PAGE_BITS - shift + 1, name=f"bound{i}", reset_less=True)
+        short_max = min(self._max_burst, FIXED_MAX_BEATS)
+        limit = Mux(short, short_max, self._max_burst)
+        # The bounds are kept no wider than the limit: a page bound at or past it is the
+        # limit (never the least then, as the first bound is at most the limit), so the
+        # minimum compares a few bits. Each is judged against the limit from the address
+        # alone (two constant compares), beside the page-end subtraction.
+        bound = [Signal(range(self._max_burst + 1), name=f"bound{i}", reset_less=True)
                  for i in range(3)]
+        width = len(bound[0])
+
+        def page_bound(addr):
+            """The beats to the page end from ``addr``, if fewer than the limit."""
+            page_beats = 1 << (PAGE_BITS - shift)
+            offset = addr[shift:PAGE_BITS]
+            near = Mux(short, offset > page_beats - short_max,
+                       offset > page_beats - self._max_burst)
+            return near, self._beats_to_page_end(addr)[:width]
         if unaligned:       # the beats read for each bound
             bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
@@ -224,66 +243,71 @@ class BurstPlanner(wiring.Component):
             m.d.sync += end_first.eq(src_stream & self.packet_end & ~packet_ended &
                                      (self.avail <= remaining - tail) & ~(out.valid & out.ready))
             cut_end = active & (step == 0) & end_first & ~packet_ended & ~stream_abort
-            lane_sum = Signal(shift + 1)
-            m.d.comb += lane_sum.eq(dst_lane + Mux(cut_abort, lanes - 1, self.end_lane))
-            left = Mux(cut_abort, Mux(unwritten, 0, lane_sum[shift]),
-                       self.avail + lane_sum[shift])
-            with m.If(cut_end | cut_abort):
-                m.d.sync += [remaining.eq(left), last_lane.eq(lane_sum[:shift]),
-                             tail.eq(lane_sum[shift])]
+            # The lane of the last byte, and whether the last bytes spill into a beat of their
+            # own: at the packet's end, after `end_lane`; on abort, a whole beat after the
+            # claimed ones (no adder there: `abort` comes late).
+            end_sum = Signal(shift + 1)
+            m.d.comb += end_sum.eq(dst_lane + self.end_lane)
+            abort_spill = dst_lane != 0
+            abort_left = ~unwritten & abort_spill
             with m.If(cut_end):
-                m.d.sync += packet_ended.eq(1)
+                m.d.sync += [remaining.eq(self.avail + end_sum[shift]),
+                             last_lane.eq(end_sum[:shift]), tail.eq(end_sum[shift]),
+                             packet_ended.eq(1)]
             with m.If(cut_abort):
-                m.d.sync += [aborted.eq(1), active.eq(left != 0)]
+                m.d.sync += [remaining.eq(abort_left), last_lane.eq(dst_lane - 1),
+                             tail.eq(abort_spill), aborted.eq(1), active.eq(abort_left)]
             sizing = sizing & ~(cut_end | cut_abort)
         with m.If(sizing):
             write_limit = limit - pre
+            src_near, src_page = page_bound(src)
+            dst_near, dst_page = page_bound(dst)
             m.d.sync += [
-                bound[0].eq(Mux(remaining < write_limit, remaining, write_limit)),
+                bound[0].eq(Mux(remaining < write_limit, remaining[:width], write_limit)),
                 fits.eq(remaining <= write_limit),
-                bound[1].eq(Mux(src_unbounded, limit, self._beats_to_page_end(src) - pre)),
-                bound[2].eq(Mux(dst_unbounded, limit, self._beats_to_page_end(dst))),
+                bound[1].eq(Mux(src_near & ~src_unbounded, src_page - pre, limit)),
+                bound[2].eq(Mux(dst_near & ~dst_unbounded, dst_page, limit)),
                 step.eq(1),
             ]
             if unaligned:
-                # The beats read for each bound, beside it: no adder after the minimum.
+                # The beats read for each bound, beside it: no adder after the minimum. Those
+                # of a page bound only matter when it is the least (below the limit).
                 m.d.sync += [
                     bound_reads[0].eq(Mux(remaining <= write_limit,
-                                          remaining[:len(bound[0])] + pre - tail, limit)),
-                    bound_reads[1].eq(Mux(src_unbounded, limit, self._beats_to_page_end(src))),
-                    bound_reads[2].eq(Mux(dst_unbounded, limit,
-                                          self._beats_to_page_end(dst)) + pre),
+                                          remaining[:width] + pre - tail, limit)),
+                    bound_reads[1].eq(src_page),
+                    bound_reads[2].eq(dst_page + pre),
                 ]
 
         # While idle the state follows the transfer, and the bounds follow the state, every
-        # cycle; `go` freezes both and sets `active`. So no wide load enable hangs off the
-        # register write that starts a run, the first burst is sized at once, and state and
-        # bounds agree whatever the transfer does in the cycle of `go`.
-        with m.If(self.idle):
-            with m.If(self.go):
-                m.d.sync += [active.eq(remaining != 0), step.eq(1)]
-            with m.Else():
-                t = self.transfer
-                m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
-                if self._paced:
-                    m.d.sync += final.eq(t.final)
-                if streams:
-                    m.d.sync += [src_stream.eq(t.src_stream), dst_stream.eq(t.dst_stream),
-                                 eop_asked.eq(t.eop), packet_ended.eq(0), aborted.eq(0)]
-                if unaligned:
-                    t_split = (t.dst[:shift] - t.src[:shift])[:shift]
-                    t_last_lane = (t.dst[:shift] + t.length[:shift] - 1)[:shift]
-                    m.d.sync += [
-                        src.eq(t.src[shift:] << shift), dst.eq(t.dst[shift:] << shift),
-                        remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
-                        dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
-                        split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
-                        tail.eq(t_last_lane < t_split),
-                        first.eq(1), unwritten.eq(1),
-                    ]
-                else:
-                    m.d.sync += [src.eq(t.src), dst.eq(t.dst),
-                                 remaining.eq(t.length[shift:])]
+        # cycle; `hold` stops the state, `go` sets `active`. So the first burst is sized at
+        # once, and state and bounds agree whatever the transfer does in the cycle of `go`.
+        # The hold comes from flip-flops (the cycles where a launch may come), not from the
+        # launch decision: no wide load enable hangs off that decision.
+        with m.If(self.idle & self.go):
+            m.d.sync += [active.eq(remaining != 0), step.eq(1)]
+        with m.If(self.idle & ~self.hold):
+            t = self.transfer
+            m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
+            if self._paced:
+                m.d.sync += final.eq(t.final)
+            if streams:
+                m.d.sync += [src_stream.eq(t.src_stream), dst_stream.eq(t.dst_stream),
+                             eop_asked.eq(t.eop), packet_ended.eq(0), aborted.eq(0)]
+            if unaligned:
+                t_split = (t.dst[:shift] - t.src[:shift])[:shift]
+                t_last_lane = (t.dst[:shift] + t.length[:shift] - 1)[:shift]
+                m.d.sync += [
+                    src.eq(t.src[shift:] << shift), dst.eq(t.dst[shift:] << shift),
+                    remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
+                    dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
+                    split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
+                    tail.eq(t_last_lane < t_split),
+                    first.eq(1), unwritten.eq(1),
+                ]
+            else:
+                m.d.sync += [src.eq(t.src), dst.eq(t.dst),
+                             remaining.eq(t.length[shift:])]
 
         with m.If(active & (step == 1)):
             a, b, c = bound
