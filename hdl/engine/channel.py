@@ -60,7 +60,8 @@ class Channel(Elaboratable):
     stream_in_enable : Signal, out (stream builds)
         Running a transfer from our stream: its buffer may take beats.
     stream_out_flush : Signal, out (stream builds)
-        Halted on an error or ABORT: end the packet under way on our output stream.
+        Halted on an error or ABORT (a cycle ago): end the packet under way on our output
+        stream.
     req : Signal, in; ack : Signal, out (req/ack builds)
         The peripheral handshake (ABI §5).
     fetch : stream of {addr}, out (scatter-gather builds)
@@ -184,22 +185,25 @@ class Channel(Elaboratable):
         # Beside it, whether the transfer goes to the planner at once (checked and not
         # paced): the planner's `go`, which freezes its wide registers, comes from it.
         self._plain = Signal()
-        plain_next = ~refused & ~paced
-        m.d.sync += [bad.eq(refused), self._plain.eq(plain_next)]
+        m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
         # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`); the
-        # planner's `go`, which freezes its wide registers, is made from it below.
+        # planner's `go` is made from it below.
         self._launching = Signal()
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()
         raise_end = Signal()
         raise_error = Signal()
+        # They reach IRQ_STATUS and the coalescer a cycle later, from flip-flops: the state
+        # machine's decisions stay off the interrupt logic (the coalescer's wide counters).
+        raised = Signal(3)
+        m.d.sync += raised.eq(Cat(raise_done, raise_end, raise_error))
         m.submodules.coalescer = coalescer = _Coalescer(regs)
         m.d.comb += [
-            coalescer.event.eq(raise_done), coalescer.flush.eq(raise_end | raise_error),
+            coalescer.event.eq(raised[0]), coalescer.flush.eq(raised[1] | raised[2]),
             regs.set_of("IRQ_STATUS", "DONE").eq(coalescer.fire),
-            regs.set_of("IRQ_STATUS", "CHAIN_END").eq(raise_end),
-            regs.set_of("IRQ_STATUS", "ERROR").eq(raise_error),
+            regs.set_of("IRQ_STATUS", "CHAIN_END").eq(raised[1]),
+            regs.set_of("IRQ_STATUS", "ERROR").eq(raised[2]),
         ]
         irq_status = Cat(regs["IRQ_STATUS", f] for f in ("DONE", "CHAIN_END", "ERROR"))
         irq_enable = Cat(regs["IRQ_ENABLE", f] for f in ("DONE", "CHAIN_END", "ERROR"))
@@ -211,10 +215,11 @@ class Channel(Elaboratable):
         emitted = planner.bursts.valid & planner.bursts.ready
         # Whether none is, registered beside the count: the compare stays off the paths
         # from `settled` into the halting and completion logic (wide register enables).
+        # (None in flight next: none emitted now, and the count is the one retired now, if
+        # any. The handshake comes last, after the count's compare.)
         none_inflight = Signal(init=1)
-        inflight_next = Signal.like(inflight)
-        m.d.comb += inflight_next.eq(inflight + emitted - self.retire_valid)
-        m.d.sync += [inflight.eq(inflight_next), none_inflight.eq(inflight_next == 0)]
+        m.d.sync += [inflight.eq(inflight + emitted - self.retire_valid),
+                     none_inflight.eq(~emitted & (inflight == self.retire_valid))]
 
         stop_pending = Signal()
         # BUSY with an error code, in a flip-flop of its own set and cleared beside them: it
@@ -246,7 +251,14 @@ class Channel(Elaboratable):
             # to a stream go on from where the last transfer left them, unless it ended the
             # packet (then partial beats are merged in its buffer).
             out_lane = Signal(cfg.beat_shift)
-            with m.If(planner.go & dst_stream):
+            # Moved a cycle after `go`, and put back to lane 0 a cycle after a halt on an error
+            # (with the flush, below): from flip-flops, not off the run's decisions. The
+            # planner holds what it took until then.
+            launched = Signal()
+            m.d.sync += launched.eq(planner.go)
+            with m.If(self.stream_out_flush):
+                m.d.sync += out_lane.eq(0)
+            with m.Elif(launched & dst_stream):
                 m.d.sync += out_lane.eq(Mux(regs["XFER", "EOP"], 0,
                                             (out_lane + length)[:cfg.beat_shift]))
             m.d.comb += [
@@ -258,6 +270,7 @@ class Channel(Elaboratable):
             # the run will not use. (Registered: the checks stay off the path to tready.)
             m.d.sync += self.stream_in_enable.eq(status["BUSY"] & src_stream & ~refused &
                                                  ~halting)
+            m.d.sync += self.stream_out_flush.eq(0)     # a pulse (see halt_on_error)
         else:
             m.d.comb += [t.src.eq(src), t.dst.eq(dst)]
         m.d.comb += [
@@ -297,8 +310,7 @@ class Channel(Elaboratable):
             m.d.comb += raise_error.eq(1)
             if cfg.streams:
                 # The packet under way on the output stream ends here.
-                m.d.sync += out_lane.eq(0)
-                m.d.comb += self.stream_out_flush.eq(1)
+                m.d.sync += self.stream_out_flush.eq(1)
 
         # The first reason to halt wins; later faults of the same run are dropped. (Only
         # while running, when BUSY is set: no code yet is not halting.)
@@ -375,15 +387,15 @@ class Channel(Elaboratable):
         # plans the transfer of the cycle before, which the checks judged. It enables the
         # planner's wide registers, so it comes from flip-flops: the START pulse, and a
         # flip-flop set from what the next cycle may bring. A run in register mode starts
-        # on START, and again once drained if cyclic (drained and not pacing, still
-        # running and plain: judged a cycle ahead); a descriptor two cycles after it is
+        # on START, and again once drained if cyclic: running, plain, not pacing (or its
+        # last piece acknowledged now) and none in flight next (not counting a burst
+        # emitted now: that one is in flight then), with `plain` as it is now (software
+        # writes no two registers in a row). A descriptor starts two cycles after it is
         # loaded (chain.py: the registers show it a cycle later, the checks a cycle after
-        # that); a paced piece when the pacer's `req` is heard. A hold without a `go` keeps
-        # the planner's state a cycle longer; a paced transfer's first piece is held only
-        # from the cycle after its launch (see ReqAckPacer).
-        # (None in flight in the next cycle: without the burst emitted now, if any, which
-        # leaves a burst in flight then.)
-        hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & plain_next
+        # that); a paced piece when the pacer hears `req`. A hold without a `go` keeps the
+        # planner's state a cycle longer; a paced transfer's first piece is held only from
+        # the cycle after its launch (see ReqAckPacer).
+        hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing
             hold_next |= self._pacer.may_go_next

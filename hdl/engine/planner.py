@@ -173,6 +173,11 @@ class BurstPlanner(wiring.Component):
         # Beats left to write: one more than the length's beats when the ends are partial.
         remaining = Signal(self._len_width - shift + unaligned, reset_less=True)
         active = Signal()
+        # `go`, registered: the launch decision (the channel's whole state) meets one
+        # flip-flop. The first burst is sized in that cycle from the bounds of the cycle of
+        # `go`, as it would be a cycle after `go` anyway; `active` follows.
+        started = Signal()
+        planning = active | started
 
         # The byte lanes of the transfer (constant while it runs) and whether the next burst
         # is its first; all zero without the realigner.
@@ -225,7 +230,7 @@ class BurstPlanner(wiring.Component):
         if unaligned:       # the beats read for each bound
             bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
-        m.d.comb += self.idle.eq(~active & ~out.valid)
+        m.d.comb += self.idle.eq(~active & ~out.valid & ~started)
         sizing = self.idle | (active & (step == 0))
         if streams:
             # A transfer from a stream is cut short when the source's packet ends before it
@@ -276,16 +281,17 @@ class BurstPlanner(wiring.Component):
                     bound_reads[0].eq(Mux(remaining <= write_limit,
                                           remaining[:width] + pre - tail, limit)),
                     bound_reads[1].eq(src_page),
-                    bound_reads[2].eq(dst_page + pre),
+                    bound_reads[2].eq(Mux(dst_near & ~dst_unbounded, dst_page + pre, limit)),
                 ]
 
         # While idle the state follows the transfer, and the bounds follow the state, every
-        # cycle; `hold` stops the state, `go` sets `active`. So the first burst is sized at
-        # once, and state and bounds agree whatever the transfer does in the cycle of `go`.
-        # The hold comes from flip-flops (the cycles where a launch may come), not from the
-        # launch decision: no wide load enable hangs off that decision.
-        with m.If(self.idle & self.go):
-            m.d.sync += [active.eq(remaining != 0), step.eq(1)]
+        # cycle; `hold` stops the state. So the first burst is sized at once, and state and
+        # bounds agree whatever the transfer does in the cycle of `go`. The hold comes from
+        # flip-flops (the cycles where a launch may come), not from the launch decision: no
+        # wide load enable hangs off that decision.
+        m.d.sync += started.eq(self.idle & self.go)
+        with m.If(started):
+            m.d.sync += active.eq(remaining != 0)
         with m.If(self.idle & ~self.hold):
             t = self.transfer
             m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
@@ -309,7 +315,7 @@ class BurstPlanner(wiring.Component):
                 m.d.sync += [src.eq(t.src), dst.eq(t.dst),
                              remaining.eq(t.length[shift:])]
 
-        with m.If(active & (step == 1)):
+        with m.If(planning & (step == 1)):
             a, b, c = bound
             a_least = (a <= b) & (a <= c)
             b_before_c = b <= c
@@ -324,12 +330,14 @@ class BurstPlanner(wiring.Component):
                 m.d.sync += state.eop.eq(end & Mux(src_stream, packet_ended, eop_asked))
                 # From a stream, only beats already there; and not the packet's last before
                 # the transfer is cut at it. Else size again (the beats keep coming). Each
-                # bound is judged beside the others' compare, then the verdict chosen like
-                # the bound: no compare after the choice.
+                # bound is judged beside the others, with no choice after: a stream source
+                # has no page bound (the second is the limit, never the least) and reads no
+                # beat ahead, so the beats read for the first and third bounds are in their
+                # order, and the least of them fits if either does.
                 short_of_end = self.packet_end & ~packet_ended
-                fed = [Mux(short_of_end, r < self.avail, r <= self.avail) for r in bound_reads]
-                starved = src_stream & (~Mux(a_least, fed[0], Mux(b_before_c, fed[1], fed[2])) |
-                                        (self.abort & ~aborted))
+                fed = [Mux(short_of_end, r < self.avail, r <= self.avail)
+                       for r in (bound_reads[0], bound_reads[2])]
+                starved = src_stream & (~(fed[0] | fed[1]) | (self.abort & ~aborted))
                 with m.If(starved):
                     m.d.sync += [out.valid.eq(0), step.eq(0)]
             if unaligned:
@@ -356,7 +364,7 @@ class BurstPlanner(wiring.Component):
                     m.d.sync += unwritten.eq(0)
         # Abort drops what is not yet offered; a burst already offered stays offered until
         # taken (valid never falls before ready), and is the last (from a stream: see above).
-        dropping = self.abort & active
+        dropping = self.abort & planning
         if streams:
             dropping &= ~src_stream
         with m.If(dropping):
