@@ -166,12 +166,17 @@ class Channel(Elaboratable):
         else:
             top_mode, both_streams = MODE_FIXED, 0
         refused = Signal()      # the transfer in the registers cannot run
+
+        def zero(value):
+            # As the borrow out of a decrement: one carry chain, not a tree of LUTs.
+            return (value - 1)[-1]
+
         paced = regs["XFER", "REQ"]
         if cfg.req_ack:
             # Pieces of REQ_BURST bytes for a FIXED-address peripheral; a stream has its own
             # flow control.
             req_burst = regs["REQ_BURST", "VALUE"]
-            bad_pacing = paced & ((req_burst == 0) | src_stream | dst_stream)
+            bad_pacing = paced & (zero(req_burst) | src_stream | dst_stream)
             if not cfg.unaligned:
                 # Pieces of whole beats, like everything else without the realigner.
                 bad_pacing |= paced & ((req_burst & lane_bits) != 0)
@@ -179,11 +184,11 @@ class Channel(Elaboratable):
             bad_pacing = paced                                     # not built
         bad = Signal()
         m.d.comb += refused.eq(
-            (length == 0) | misaligned | both_streams | bad_pacing |
+            zero(length) | misaligned | both_streams | bad_pacing |
             (src_mode > top_mode) | (dst_mode > top_mode)
         )
         # Beside it, whether the transfer goes to the planner at once (checked and not
-        # paced): the planner's `go`, which freezes its wide registers, comes from it.
+        # paced): the planner's `go` comes from it.
         self._plain = Signal()
         m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
         # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`); the

@@ -83,6 +83,11 @@ class ReqAckPacer:
                                planner.idle)
         started = Signal()                      # a piece started in the cycle before
         m.d.sync += started.eq(self.go)
+        # `settled` a cycle late, so the ack and the end of the transfer (which clears the
+        # wide `offset` and `left`) come from flip-flops. Never early: nothing starts in
+        # between but a piece, which it leaves out.
+        quiet = Signal()
+        m.d.sync += quiet.eq(settled & ~self.go)
         clear = Signal()
         with m.If(deaf != 0):
             m.d.sync += deaf.eq(deaf - 1)
@@ -92,7 +97,7 @@ class ReqAckPacer:
             m.d.comb += clear.eq(1)
         with m.Elif(self.go):
             m.d.sync += [flying.eq(1), last.eq(final)]
-        with m.Elif(flying & settled):
+        with m.Elif(flying & quiet):
             m.d.sync += [channel.ack.eq(1), deaf.eq(2), flying.eq(0)]
             with m.If(last):
                 m.d.sync += self.pacing.eq(0)
@@ -100,8 +105,8 @@ class ReqAckPacer:
         # For the planner's hold (see Channel), of the next cycle: the transfer's last ack
         # (pacing ends: a cyclic transfer may start again), and whether a piece may start
         # (while pacing, unless `req` is still or newly ignored; a launch sets `deaf`).
-        self.finishing = flying & settled & last
-        self.may_go_next = self.pacing & (deaf != 2) & ~(flying & settled)
+        self.finishing = flying & quiet & last
+        self.may_go_next = self.pacing & (deaf != 2) & ~(flying & quiet)
         with m.If(clear):
             m.d.sync += [offset.eq(0), left.eq(length)]
         with m.Else():

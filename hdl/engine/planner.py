@@ -1,6 +1,6 @@
 """Burst planner: slices one transfer into bursts that the buses accept."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -334,8 +334,10 @@ class BurstPlanner(wiring.Component):
                 # has no page bound (the second is the limit, never the least) and reads no
                 # beat ahead, so the beats read for the first and third bounds are in their
                 # order, and the least of them fits if either does.
+                # (`r < avail` short of the end, else `r <= avail`: one compare, the strict
+                # one folded into a low bit, so one carry chain.)
                 short_of_end = self.packet_end & ~packet_ended
-                fed = [Mux(short_of_end, r < self.avail, r <= self.avail)
+                fed = [Cat(~short_of_end, self.avail) >= Cat(C(1, 1), r)
                        for r in (bound_reads[0], bound_reads[2])]
                 starved = src_stream & (~(fed[0] | fed[1]) | (self.abort & ~aborted))
                 with m.If(starved):
