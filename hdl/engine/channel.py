@@ -289,7 +289,11 @@ class Channel(Elaboratable):
 
         start = regs["CTRL", "START"]   # a pulse in the cycle after the register write
         # Done with the transfer: nothing in flight, and every piece of a paced one planned.
-        drained = (settled & ~self._pacer.pacing) if cfg.req_ack else settled
+        # Registered, a cycle late (the run's decisions on it come from a flip-flop); never
+        # early: nothing starts in between but what a launch starts, which it leaves out.
+        drained = Signal()
+        m.d.sync += drained.eq(settled & ~self._launching &
+                               (~self._pacer.pacing if cfg.req_ack else 1))
 
         def begin_run():
             m.d.sync += [
