@@ -9,14 +9,15 @@ from hauler.engine.planner import BurstPlanner, FIXED_MAX_BEATS
 
 
 async def start(ctx, dut, transfer):
-    """Present ``transfer``, then pulse ``go`` and ``hold`` (as the channel's registers do:
-    written in an earlier cycle than the START write)."""
+    """Present ``transfer``, then pulse ``go`` with ``hold`` (as the channel's registers do:
+    written in an earlier cycle than the START write), and ``hold`` a cycle more."""
     ctx.set(dut.transfer, transfer)
     await ctx.tick()
     ctx.set(dut.go, 1)
     ctx.set(dut.hold, 1)
     await ctx.tick()
     ctx.set(dut.go, 0)
+    await ctx.tick()
     ctx.set(dut.hold, 0)
 
 
@@ -221,6 +222,7 @@ def test_hold_keeps_the_transfer_taken():
         ctx.set(dut.go, 1)
         await ctx.tick()
         ctx.set(dut.go, 0)
+        await ctx.tick()
         ctx.set(dut.hold, 0)
         b = await receive(ctx, dut.bursts)
         assert (b.src, b.dst, b.beats, b.end) == (0x100, 0x2000, 8, 1)

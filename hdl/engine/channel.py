@@ -392,18 +392,18 @@ class Channel(Elaboratable):
                            raise_done=raise_done, finish=finish,
                            halt_on_error=halt_on_error, status=status, err_addr=err_addr)
 
-        # --- The planner's hold: high in every cycle where `go` may come, so the planner
-        # plans the transfer of the cycle before, which the checks judged. It enables the
-        # planner's wide registers, so it comes from flip-flops: the START pulse, and a
-        # flip-flop set from what the next cycle may bring. A run in register mode starts
-        # on START, and again once drained if cyclic: running, plain, not pacing (or its
-        # last piece acknowledged now) and none in flight next (not counting a burst
-        # emitted now: that one is in flight then), with `plain` as it is now (software
-        # writes no two registers in a row). A descriptor starts two cycles after it is
-        # loaded (chain.py: the registers show it a cycle later, the checks a cycle after
-        # that); a paced piece when the pacer hears `req`. A hold without a `go` keeps the
-        # planner's state a cycle longer; a paced transfer's first piece is held only from
-        # the cycle after its launch (see ReqAckPacer).
+        # --- The planner's hold: high in every cycle where `go` may come and in the cycle
+        # after `go`, so the planner plans the transfer of the cycle before `go`, which the
+        # checks judged. It enables the planner's wide registers, so it comes from
+        # flip-flops: the START pulse, and a flip-flop set from what the next cycle may
+        # bring. A run in register mode starts on START, and again once drained if cyclic:
+        # running, plain, not pacing (or its last piece acknowledged now) and none in flight
+        # next (not counting a burst emitted now: that one is in flight then), with `plain`
+        # as it is now (software writes no two registers in a row). A descriptor starts two
+        # cycles after it is loaded (chain.py: the registers show it a cycle later, the
+        # checks a cycle after that); a paced piece when the pacer hears `req`. A hold
+        # without a `go` keeps the planner's state a cycle longer; a paced transfer's first
+        # piece is held only from the cycle after its launch (see ReqAckPacer).
         hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing
@@ -412,8 +412,8 @@ class Channel(Elaboratable):
             loaded = Signal()           # a descriptor was loaded in the cycle before
             m.d.sync += loaded.eq(regs.load_of("LEN", "VALUE")[0])
             hold_next |= loaded
-        held = Signal()
-        m.d.sync += held.eq(hold_next)
+        held = Signal()                 # (and in the cycle after `go`)
+        m.d.sync += held.eq(hold_next | planner.go)
         m.d.comb += planner.hold.eq(start | held)
         return m
 

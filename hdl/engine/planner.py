@@ -111,8 +111,9 @@ class BurstPlanner(wiring.Component):
         The transfer to plan (the channel's registers). The planner takes it while idle and
         not held: it plans the transfer as it was in the last cycle before ``hold``.
     hold : In(1)
-        Keep the transfer taken: high in every cycle where ``go`` may come (and in others
-        if need be), so that what is planned is what the channel judged a cycle before.
+        Keep the transfer taken: high in every cycle where ``go`` may come and in the cycle
+        after ``go`` (and in others if need be), so that what is planned is what the channel
+        judged a cycle before ``go``.
     go : In(1)
         Start planning the transfer taken; ignored unless idle.
     bursts : Out(stream of Burst)
@@ -291,8 +292,10 @@ class BurstPlanner(wiring.Component):
         # wide load enable hangs off that decision.
         m.d.sync += started.eq(self.idle & self.go)
         with m.If(started):
-            m.d.sync += active.eq(remaining != 0)
-        with m.If(self.idle & ~self.hold):
+            # (Not zero: as the borrow of a decrement, a carry chain rather than a tree.)
+            m.d.sync += active.eq(~(remaining - 1)[-1])
+        # (Not idle in the cycle of `started`, but held then.)
+        with m.If(~active & ~out.valid & ~self.hold):
             t = self.transfer
             m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
             if self._paced:
