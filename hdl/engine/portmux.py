@@ -3,10 +3,10 @@ mover) share one bus adapter through the neutral memory ports of :mod:`hauler.me
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from ..memport import ReadPortSignature, WritePortSignature
+from .beatfifo import BufferedFifo, SmallFifo
 
 
 __all__ = ["ReadPortArbiter", "WritePortArbiter"]
@@ -141,9 +141,10 @@ class ReadPortArbiter(_PortArbiter):
         if ins is None:
             return m
 
-        # Tags are needed the cycle after their command leaves: a first-word-through FIFO.
-        m.submodules.tags = tags = SyncFIFO(width=len(Signal(range(self._ports))),
-                                            depth=self._outstanding + 1)
+        # Tags are needed the cycle after their command leaves: a first-word-through FIFO,
+        # whose head and flags are flip-flops (the head steers every beat of R).
+        m.submodules.tags = tags = SmallFifo(width=len(Signal(range(self._ports))),
+                                             depth=self._outstanding + 1)
         *others, through = [port.cmd for port in ins]
         cmd = self.out.cmd
         go = cmd.ready & tags.w_rdy
@@ -246,10 +247,11 @@ class WritePortArbiter(_PortArbiter):
             return m
 
         tag_width = len(Signal(range(self._ports)))
-        m.submodules.w_tags = w_tags = SyncFIFOBuffered(width=tag_width,
-                                                        depth=self._outstanding + 1)
-        m.submodules.b_tags = b_tags = SyncFIFOBuffered(width=tag_width,
-                                                        depth=self._outstanding + 1)
+        # (Buffered FIFOs: their heads and flags are flip-flops.)
+        m.submodules.w_tags = w_tags = BufferedFifo(width=tag_width,
+                                                    depth=self._outstanding + 1)
+        m.submodules.b_tags = b_tags = BufferedFifo(width=tag_width,
+                                                    depth=self._outstanding + 1)
         take, tag = _grant(m, [port.cmd for port in ins], self.out.cmd,
                            room=w_tags.w_rdy & b_tags.w_rdy)
         m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(tag),
