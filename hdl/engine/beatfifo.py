@@ -87,8 +87,9 @@ class _Ring:
     The flags are set from the handshakes and compares of the pointers, which are
     registers: a ``put`` or ``take`` that arrives late in the cycle only steers a
     multiplexer in front of them, instead of feeding a level counter's carry chain and a
-    compare after it. The low ``fast`` bits of each entry are kept in flip-flops rather
-    than in the memory (which may be block RAM).
+    compare after it. The low ``fast`` bits of each entry are kept in a memory of their
+    own: a few bits wide and shallow, Yosys builds it from flip-flops on iCE40 rather than
+    block RAM (and from LUT RAM on ECP5, as the rest).
     """
 
     def __init__(self, m, name, *, width, depth, fast=0):
@@ -98,11 +99,9 @@ class _Ring:
         self.full = Signal()
         self._depth = depth
         self._ports = []
-        for suffix, bits, lsb, attrs in (("", width - fast, fast, {}),
-                                         ("_fast", fast, 0, {"ram_style": "logic"})):
+        for suffix, bits, lsb in (("", width - fast, fast), ("_fast", fast, 0)):
             if bits:
-                memory = Memory(shape=bits, depth=depth, init=[],
-                                attrs={"no_rw_check": 1, **attrs})
+                memory = Memory(shape=bits, depth=depth, init=[], attrs={"no_rw_check": 1})
                 m.submodules[name + suffix] = memory
                 w_port, r_port = memory.write_port(), memory.read_port(domain="comb")
                 m.d.comb += [w_port.data.eq(self.w_data[lsb:lsb + bits]),
@@ -124,6 +123,11 @@ class _Ring:
         for w_port, r_port in self._ports:
             m.d.comb += [w_port.addr.eq(produce), w_port.en.eq(~self.full),
                          r_port.addr.eq(consume)]
+        # The compares are kept apart (`keep`): Yosys and ABC would otherwise fold `put` and
+        # `take`, which come late, into the far end of the compare's chain of LUTs.
+        one_free = Signal(attrs={"keep": 1})
+        one_left = Signal(attrs={"keep": 1})
+        m.d.comb += [one_free.eq(produce_next == consume), one_left.eq(consume_next == produce)]
         with m.If(put):
             m.d.sync += [produce.eq(produce_next),
                          produce_next.eq(_next(produce_next, self._depth))]
@@ -131,9 +135,9 @@ class _Ring:
             m.d.sync += [consume.eq(consume_next),
                          consume_next.eq(_next(consume_next, self._depth))]
         with m.If(put & ~take):
-            m.d.sync += [self.empty.eq(0), self.full.eq(produce_next == consume)]
+            m.d.sync += [self.empty.eq(0), self.full.eq(one_free)]
         with m.If(take & ~put):
-            m.d.sync += [self.full.eq(0), self.empty.eq(consume_next == produce)]
+            m.d.sync += [self.full.eq(0), self.empty.eq(one_left)]
 
 
 class BufferedFifo(wiring.Component):
@@ -157,9 +161,9 @@ class BufferedFifo(wiring.Component):
     depth : int
         Entries: ``depth - 1`` in memory, one in the output register.
     fast : int
-        The low ``fast`` bits of each entry are kept in flip-flops, not in block RAM, so
-        they reach the logic after the FIFO from a fabric flip-flop (a block RAM's output
-        is slow): for the bits that steer handshakes.
+        The low ``fast`` bits of each entry are kept out of block RAM, so they reach the
+        logic after the FIFO from a fabric flip-flop (a block RAM's output is slow): for the
+        few bits that steer handshakes.
     """
 
     def __init__(self, *, width, depth, fast=0):

@@ -1,6 +1,6 @@
 """The data mover: reads bursts into a FIFO, writes them out, retires them to their channels."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -160,7 +160,7 @@ class DataMover(wiring.Component):
                                         "fixed": unsigned(1), "end": unsigned(1),
                                         **write_lanes, **write_streams})
         bytes_shape = self.retire.bytes.shape()
-        resp_steer = {"stream": unsigned(1)} if streams else {}
+        resp_steer = {"skip": unsigned(1), **({"stream": unsigned(1)} if streams else {})}
         resp_info = data.StructLayout({**resp_steer, "channel": chan_shape, "dst": unsigned(aw),
                                        "bytes": bytes_shape, "end": unsigned(1),
                                        **({"eop": unsigned(1)} if streams else {})})
@@ -268,64 +268,66 @@ class DataMover(wiring.Component):
         head = read_info(read_queue.r_data)
         beat_index = Signal(count)
         burst_err = Signal()
-        beat = data.StructLayout({"valid": unsigned(1), "data": unsigned(self._data_width),
-                                  "err": unsigned(1), "last": unsigned(1)})
         # A beat from the read port is taken into a register first: what is decided on it
         # starts from flip-flops, not from the bus and the read port arbiter's routing.
         # Beats are taken while the read queue shows a burst from the read port. A beat
         # belongs to that burst or, once its last beat is in the register, to the burst
         # after it, which the queue shows in the next cycle: its command left a cycle before
         # the beat came at least, so it is in the queue's memory by then. (Bursts from a
-        # stream buffer queue behind all those from the read port: see `may_read`.)
-        r_beat = Signal(beat)
-        r_payload = Signal(len(r_beat.as_value()) - 1, reset_less=True)
-        m.d.comb += [r.ready.eq(read_queue.r_rdy), r_beat.as_value()[1:].eq(r_payload)]
-        m.d.sync += [r_beat.valid.eq(r.valid & r.ready),
-                     r_payload.eq(Cat(r.payload.data, r.payload.err, r.payload.last))]
-        arrived = Signal(beat)      # the beat read, from the read port or a stream buffer
-        m.d.comb += arrived.eq(r_beat)
+        # stream buffer queue behind all those from the read port: see `may_read`.) So a
+        # beat in the register needs no look at the queue.
+        r_valid = Signal()
+        r_end = Signal()            # r_valid and the burst's last beat
+        r_data = Signal(self._data_width, reset_less=True)
+        r_err = Signal(reset_less=True)
+        m.d.sync += [r_valid.eq(r.valid & r.ready), r_end.eq(r.valid & r.ready & r.payload.last),
+                     r_data.eq(r.payload.data), r_err.eq(r.payload.err)]
+        got = r_valid               # a beat goes into the FIFO
+        done = r_end                # and it is its burst's last
+        beat_data, beat_err = r_data, r_err
         if streams:
             # Whether the beat from a stream buffer is its burst's last, registered a beat
             # ahead (the first from the queue entry): no compare from the read queue's head
             # into the FIFOs' enables.
             first_read = Signal(init=1)
             last_read_next = Signal()
-            with m.If(arrived.valid & read_queue.r_rdy):
-                m.d.sync += [first_read.eq(arrived.last),
-                             last_read_next.eq(beat_index + 1 == head.last_read)]
             ingress = Array(self.ingress)[head.channel]
-            with m.If(head.stream):
-                m.d.comb += [arrived.valid.eq(ingress.valid), arrived.data.eq(ingress.payload),
-                             arrived.err.eq(0),
-                             arrived.last.eq(Mux(first_read, head.one_read, last_read_next))]
+            from_buffer_now = read_queue.r_rdy & head.stream & ingress.valid
+            got = r_valid | from_buffer_now
+            done = r_end | (from_buffer_now & Mux(first_read, head.one_read, last_read_next))
+            beat_data = Mux(head.stream, ingress.payload, r_data)
+            beat_err = r_err & ~head.stream
+            with m.If(got):
+                m.d.sync += [first_read.eq(done),
+                             last_read_next.eq(beat_index + 1 == head.last_read)]
             m.d.comb += r.ready.eq(read_queue.r_rdy & ~head.stream)
             for n, port in enumerate(self.ingress):
                 m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
-        m.d.comb += data_fifo.w_data.eq(rotate_lanes(arrived.data, head.rotate, lanes)
-                                        if unaligned else arrived.data)
-        if streams:
             # A burst read from a stream buffer is counted done a cycle late too: the count
             # starts from flip-flops.
             buffer_done = Signal()
             buffer_reads_next = Signal.like(buffer_reads)
             m.d.comb += buffer_reads_next.eq(buffer_reads + took_from_buffer - buffer_done)
-            m.d.sync += [buffer_done.eq(arrived.valid & read_queue.r_rdy & arrived.last &
-                                        head.stream),
+            m.d.sync += [buffer_done.eq(done & head.stream),
                          buffer_reads.eq(buffer_reads_next),
                          may_read.eq(buffer_reads_next == 0)]
-        with m.If(arrived.valid & read_queue.r_rdy):
-            m.d.comb += data_fifo.w_en.eq(1)
-            m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | arrived.err)]
-            with m.If(arrived.err):
+        else:
+            m.d.comb += r.ready.eq(read_queue.r_rdy)
+        m.d.comb += [data_fifo.w_en.eq(got),
+                     data_fifo.w_data.eq(rotate_lanes(beat_data, head.rotate, lanes)
+                                         if unaligned else beat_data)]
+        with m.If(got):
+            m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | beat_err)]
+            with m.If(beat_err):
                 m.d.comb += [
                     read_fault.valid.eq(1), read_fault.channel.eq(head.channel),
                     read_fault.addr.eq(Mux(head.fixed, head.src,
-                                                head.src + (beat_index << shift))),
+                                           head.src + (beat_index << shift))),
                 ]
-            with m.If(arrived.last):
-                m.d.sync += [beat_index.eq(0), burst_err.eq(0)]
-                m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
-                             read_done.w_data.eq(burst_err | arrived.err)]
+        with m.If(done):
+            m.d.sync += [beat_index.eq(0), burst_err.eq(0)]
+            m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
+                         read_done.w_data.eq(burst_err | beat_err)]
 
         # --- Write issue: once a burst is wholly read, announce it (or drop it). The next
         # burst to write is first taken out of the queues into registers, so the decision
@@ -357,15 +359,11 @@ class DataMover(wiring.Component):
                          next_skip.eq((read_done.r_data & read_wait) | (entry.beats == 0)),
                          next_bytes.eq(entry_bytes)]
         drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
-        # A burst that writes nothing (it only reads ahead) retires at once, like a dropped one.
+        # A burst that writes nothing (it only reads ahead) is skipped, like a dropped one.
         writes = ~next_skip & ~self.discard.bit_select(next_burst.channel, 1)
         start = Signal()
         m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
                              beat_plans.w_rdy & resp_queue.w_rdy)
-        # One that writes nothing retires in the next cycle (see below), from `next_burst`,
-        # which no new burst replaces before then.
-        skipped = Signal()
-        m.d.sync += skipped.eq(start & ~writes)
         with m.If(start):
             m.d.sync += next_valid.eq(0)
         plan_in = beat_plan(beat_plans.w_data)
@@ -373,9 +371,10 @@ class DataMover(wiring.Component):
         m.d.comb += [
             beat_plans.w_en.eq(start),
             plan_in.last.eq(next_last), plan_in.drop.eq(drop),
-            resp_in.channel.eq(next_burst.channel), resp_in.dst.eq(next_burst.dst),
-            resp_in.bytes.eq(next_bytes), resp_in.end.eq(next_burst.end),
-            resp_queue.w_en.eq(start & writes),
+            resp_in.skip.eq(~writes), resp_in.channel.eq(next_burst.channel),
+            resp_in.dst.eq(next_burst.dst), resp_in.bytes.eq(Mux(writes, next_bytes, 0)),
+            resp_in.end.eq(next_burst.end),
+            resp_queue.w_en.eq(start),
         ]
         if unaligned:
             m.d.comb += plan_in.channel.eq(next_burst.channel)
@@ -385,8 +384,8 @@ class DataMover(wiring.Component):
         if streams:
             to_stream = next_burst.stream
             for name in write_streams:
-                m.d.comb += [plan_in[name].eq(next_burst[name]),
-                             resp_in[name].eq(next_burst[name])]
+                m.d.comb += plan_in[name].eq(next_burst[name])
+            m.d.comb += [resp_in.stream.eq(to_stream & writes), resp_in.eop.eq(next_burst.eop)]
             # A burst to a stream dropped here gives its reserved room back.
             cancel = start & drop & to_stream & (next_burst.beats != 0)
             m.d.comb += [self.egress_cancel.eq(Mux(cancel, 1 << next_burst.channel, 0)),
@@ -419,15 +418,15 @@ class DataMover(wiring.Component):
         # one LUT from W's ready.
         passive = Signal(reset_less=True)
         # The W register: a beat for the write port (`w_mem`), or for a stream buffer
-        # (`w_push`: always taken, its room was reserved, so it is gone in the next cycle).
+        # (`w_push`, a bit per channel: always taken, its room was reserved, so it is gone in
+        # the next cycle).
         w_mem = Signal()
-        w_push = Signal()
+        w_push = Signal(self._channels if streams else 1)
         m.d.comb += w.valid.eq(w_mem)
         if streams:
             writing_stream = Signal(reset_less=True)
             writing_eop = Signal(reset_less=True)
-            w_channel = Signal(chan_shape, reset_less=True)
-            m.d.comb += [self.egress_push.eq(Mux(w_push, 1 << w_channel, 0)),
+            m.d.comb += [self.egress_push.eq(w_push),
                          self.egress_last.eq(w_eop), self.egress_data.eq(w.payload.data),
                          self.egress_strb.eq(w.payload.strb)]
         # The beats of a planned burst are all in the FIFO already (store-and-forward).
@@ -456,8 +455,8 @@ class DataMover(wiring.Component):
         with m.If(send):
             m.d.sync += w_last.eq(next_is_last)
             if streams:
-                m.d.sync += [w_mem.eq(~writing_stream), w_push.eq(writing_stream),
-                             w_channel.eq(writing_channel),
+                m.d.sync += [w_mem.eq(~writing_stream),
+                             w_push.eq(Mux(writing_stream, 1 << writing_channel, 0)),
                              w_eop.eq(writing_eop & next_is_last)]
             else:
                 m.d.sync += w_mem.eq(1)
@@ -511,37 +510,33 @@ class DataMover(wiring.Component):
                      free_beats.eq(unreserved + popped),
                      room.eq(unreserved >= self._max_burst)]
 
-        # --- Write responses: retire the burst; a failed write reports the burst's address.
-        # A burst into a stream buffer has no response: it retires once its last beat is
-        # in, in order with the others (``stream_done`` of them are in and wait their turn).
+        # --- Retirement, in order: a burst written to memory retires with its response (a
+        # failed write reports the burst's address); one into a stream buffer has no
+        # response, and retires once its last beat is in (``stream_done`` of them are in and
+        # wait their turn); one skipped retires when its turn comes.
         b = self.write.b
         resp = resp_info(resp_queue.r_data)
         answered = b.valid & b.ready
-        # A burst skipped retires first: no response is taken in that cycle, so neither the
-        # write issue nor the responses wait on the other within a cycle.
         retiring = Signal()
         if streams:
             stream_done = Signal(range(self._queued + 1))
             # Whether any is, registered beside the count: no compare on the path from a
             # retire into the write issue.
             any_stream_done = Signal()
-            stream_retire = resp_queue.r_rdy & resp.stream & any_stream_done & ~skipped
+            stream_retire = resp_queue.r_rdy & resp.stream & any_stream_done
             stream_done_next = Signal.like(stream_done)
-            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.stream & ~skipped),
-                         retiring.eq(answered | stream_retire),
-                         stream_done_next.eq(stream_done + (w_push & w_last) -
+            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip & ~resp.stream),
+                         retiring.eq(answered | stream_retire |
+                                     (resp_queue.r_rdy & resp.skip)),
+                         stream_done_next.eq(stream_done + (w_push.any() & w_last) -
                                              stream_retire)]
             m.d.sync += [stream_done.eq(stream_done_next),
                          any_stream_done.eq(stream_done_next != 0)]
         else:
-            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~skipped), retiring.eq(answered)]
+            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip),
+                         retiring.eq(answered | (resp_queue.r_rdy & resp.skip))]
         m.d.comb += resp_queue.r_en.eq(retiring)
-        with m.If(skipped):
-            m.d.comb += [retire.valid.eq(1), retire.channel.eq(next_burst.channel),
-                         retire.end.eq(next_burst.end)]
-            if streams:
-                m.d.comb += retire.eop.eq(next_burst.eop)
-        with m.Elif(retiring):
+        with m.If(retiring):
             m.d.comb += [
                 retire.valid.eq(1), retire.channel.eq(resp.channel),
                 retire.bytes.eq(resp.bytes), retire.end.eq(resp.end),

@@ -146,6 +146,7 @@ class StreamEgress(wiring.Component):
 
         held_data = Signal(width, reset_less=True)
         held_strb = Signal(lanes)
+        holding = Signal()          # held_strb != 0, in a flip-flop of its own
         flushing = Signal()
         packet_open = Signal()      # beats of a packet went in, its tlast did not
         merged_strb = held_strb | self.push_strb
@@ -159,19 +160,23 @@ class StreamEgress(wiring.Component):
             with m.If(whole):
                 m.d.comb += [buffer.w_en.eq(1),
                              buffer.w_data.eq(Cat(merged_data, merged_strb, self.push_last))]
-                m.d.sync += [held_strb.eq(0), packet_open.eq(~self.push_last)]
+                m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(~self.push_last)]
             with m.Else():
                 m.d.comb += freed.eq(1)
-                m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb)]
+                m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb),
+                             holding.eq(merged_strb != 0)]
         # The flushed beat had no place reserved: it takes a free one, with more than a
         # burst's room left, so a reservation in the same cycle still fits.
         with m.Elif(flushing & spare):
             m.d.sync += flushing.eq(0)
-            with m.If((held_strb != 0) | packet_open):
+            with m.If(holding | packet_open):
                 m.d.comb += [sent_flush.eq(1), buffer.w_en.eq(1),
                              buffer.w_data.eq(Cat(held_data, held_strb, 1))]
-                m.d.sync += [held_strb.eq(0), packet_open.eq(0)]
-        with m.If(self.flush):
+                m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(0)]
+        # The request is registered first: it comes from the channel's control logic.
+        flush_asked = Signal()
+        m.d.sync += flush_asked.eq(self.flush)
+        with m.If(flush_asked):
             m.d.sync += flushing.eq(1)
 
         # The credits: places neither filled nor reserved. Every change counts a cycle late,
