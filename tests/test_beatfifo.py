@@ -1,14 +1,17 @@
 """The mover's data FIFO: order kept through pointer wrap, beats readable two cycles after; the
-buffered queue: cycle for cycle the library's SyncFIFOBuffered."""
+buffered queue and the small one: cycle for cycle the library's SyncFIFOBuffered and
+SyncFIFO."""
 
+import gc
 import random
+import warnings
 
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.hdl import Module, UnusedElaboratable
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 
 from amaranth_sim import simulate
-from hauler.engine.beatfifo import BeatFifo, BufferedFifo
+from hauler.engine.beatfifo import BeatFifo, BufferedFifo, SmallFifo
 
 
 def test_order_through_wrap_with_random_reads():
@@ -41,12 +44,14 @@ def test_order_through_wrap_with_random_reads():
     assert read == written[:len(read)]
 
 
-@pytest.mark.parametrize("depth", [2, 3, 5, 9, 17])
-def test_buffered_fifo_matches_the_library_one(depth):
+@pytest.mark.parametrize("depth, fast", [(2, 0), (3, 0), (5, 0), (9, 0), (17, 0), (9, 3),
+                                         (5, 12)])
+def test_buffered_fifo_matches_the_library_one(depth, fast):
     # The same writes and reads into both, at random, through fills and drains: the ready
-    # flags every cycle and the beat shown whenever one is.
+    # flags every cycle and the beat shown whenever one is (with some bits, or all, kept in
+    # flip-flops instead of the memory).
     m = Module()
-    m.submodules.ours = ours = BufferedFifo(width=12, depth=depth)
+    m.submodules.ours = ours = BufferedFifo(width=12, depth=depth, fast=fast)
     m.submodules.ref = ref = SyncFIFOBuffered(width=12, depth=depth)
     rng = random.Random(depth)
     shown = []
@@ -70,3 +75,43 @@ def test_buffered_fifo_matches_the_library_one(depth):
 
     simulate(m, bench, deadline_cycles=1600)
     assert len(shown) > 500
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5, 9, 17])
+def test_small_fifo_matches_the_library_one(depth):
+    # As above, against the library's first-word-fall-through SyncFIFO.
+    m = Module()
+    m.submodules.ours = ours = SmallFifo(width=12, depth=depth)
+    m.submodules.ref = ref = SyncFIFO(width=12, depth=depth)
+    rng = random.Random(depth)
+    shown = []
+
+    async def bench(ctx):
+        for cycle in range(1500):
+            fill = (cycle // 150) % 2 == 0
+            w_en = rng.random() < (0.8 if fill else 0.2)
+            r_en = rng.random() < (0.2 if fill else 0.8)
+            w_data = rng.getrandbits(12)
+            for fifo in (ours, ref):
+                ctx.set(fifo.w_en, w_en)
+                ctx.set(fifo.w_data, w_data)
+                ctx.set(fifo.r_en, r_en)
+            assert ctx.get(ours.w_rdy) == ctx.get(ref.w_rdy), cycle
+            assert ctx.get(ours.r_rdy) == ctx.get(ref.r_rdy), cycle
+            if ctx.get(ref.r_rdy):
+                assert ctx.get(ours.r_data) == ctx.get(ref.r_data), cycle
+                shown.append(ctx.get(ref.r_data))
+            await ctx.tick()
+
+    simulate(m, bench, deadline_cycles=1600)
+    assert len(shown) > 500
+
+
+@pytest.mark.parametrize("cls", [BufferedFifo, SmallFifo])
+def test_fifo_depth_is_checked(cls):
+    with warnings.catch_warnings():
+        # The half-built component is never elaborated, and says so when collected.
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match="^depth must be at least 2, not 1$"):
+            cls(width=4, depth=1)
+        gc.collect()

@@ -202,32 +202,42 @@ def test_read_stalls_for_a_port_not_ready():
 
 
 def test_read_port_0_first_and_a_shown_command_stays():
-    dut = ReadPortArbiter(addr_width=32, data_width=32, ports=2, outstanding=2)
+    dut = ReadPortArbiter(addr_width=32, data_width=32, ports=2, outstanding=4)
 
     async def bench(ctx):
-        # Port 1 alone: on the bus at once (no register in the way).
+        # Port 1 alone: on the bus at once (no register in the way), and handed over at
+        # once though the bus does not take it.
         ctx.set(dut.in1.cmd.payload, dict(addr=0x200, beats=4, fixed=0))
         ctx.set(dut.in1.cmd.valid, 1)
         assert ctx.get(dut.out.cmd.valid) and ctx.get(dut.out.cmd.payload.addr) == 0x200
+        assert ctx.get(dut.in1.cmd.ready)
         await ctx.tick()
-        # Not taken: it stays, though port 0 now asks.
+        # Not taken: it stays, though port 0 now asks; port 1 may hand over no other yet.
+        ctx.set(dut.in1.cmd.payload.addr, 0x300)
         ctx.set(dut.in0.cmd.payload, dict(addr=0x100, beats=4, fixed=0))
         ctx.set(dut.in0.cmd.valid, 1)
         assert ctx.get(dut.out.cmd.payload.addr) == 0x200 and not ctx.get(dut.in0.cmd.ready)
+        assert not ctx.get(dut.in1.cmd.ready)
         ctx.set(dut.out.cmd.ready, 1)
-        assert ctx.get(dut.in1.cmd.ready)
+        assert ctx.get(dut.out.cmd.valid) and not ctx.get(dut.in0.cmd.ready)
+        assert not ctx.get(dut.in1.cmd.ready)
         await ctx.tick()
-        # Both ask, nothing shown: port 0 first.
-        ctx.set(dut.in1.cmd.payload.addr, 0x300)
+        # Both ask, nothing shown: port 0 first; port 1's command is handed over to wait.
         ctx.set(dut.out.cmd.ready, 0)
-        assert ctx.get(dut.out.cmd.payload.addr) == 0x100 and not ctx.get(dut.in1.cmd.ready)
+        assert ctx.get(dut.out.cmd.payload.addr) == 0x100 and ctx.get(dut.in1.cmd.ready)
         await ctx.tick()
-        assert ctx.get(dut.out.cmd.payload.addr) == 0x100
+        ctx.set(dut.in1.cmd.valid, 0)
+        assert ctx.get(dut.out.cmd.payload.addr) == 0x100 and not ctx.get(dut.in1.cmd.ready)
         ctx.set(dut.out.cmd.ready, 1)
         assert ctx.get(dut.in0.cmd.ready)
         await ctx.tick()
-        ctx.set(dut.in0.cmd.valid, 0)
-        assert ctx.get(dut.out.cmd.payload.addr) == 0x300 and ctx.get(dut.in1.cmd.ready)
+        # Port 0 asks again: the command waiting goes first.
+        ctx.set(dut.in0.cmd.payload.addr, 0x400)
+        assert ctx.get(dut.out.cmd.valid) and ctx.get(dut.out.cmd.payload.addr) == 0x300
+        assert not ctx.get(dut.in0.cmd.ready)
+        await ctx.tick()
+        assert ctx.get(dut.out.cmd.payload.addr) == 0x400 and ctx.get(dut.in0.cmd.ready)
+        assert ctx.get(dut.in1.cmd.ready)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

@@ -6,7 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["BeatFifo", "BufferedFifo"]
+__all__ = ["BeatFifo", "BufferedFifo", "SmallFifo"]
 
 
 class BeatFifo(wiring.Component):
@@ -72,23 +72,145 @@ class BeatFifo(wiring.Component):
         return m
 
 
+def _next(pointer, depth):
+    """``pointer + 1`` modulo ``depth``: a compare and a multiplexer only when ``depth`` is
+    not a power of two (the carry out simply drops otherwise)."""
+    if depth & (depth - 1):
+        return Mux(pointer == depth - 1, 0, pointer + 1)
+    return (pointer + 1)[:len(pointer)]
+
+
+class _Ring:
+    """A ring of ``depth`` entries of ``width`` bits whose ``empty`` and ``full`` flags are
+    flip-flops.
+
+    The flags are set from the handshakes and compares of the pointers, which are
+    registers: a ``put`` or ``take`` that arrives late in the cycle only steers a
+    multiplexer in front of them, instead of feeding a level counter's carry chain and a
+    compare after it. The low ``fast`` bits of each entry are kept in a memory of their
+    own: a few bits wide and shallow, Yosys builds it from flip-flops on iCE40 rather than
+    block RAM (and from LUT RAM on ECP5, as the rest).
+    """
+
+    def __init__(self, m, name, *, width, depth, fast=0):
+        self.w_data = Signal(width)
+        self.r_data = Signal(width)
+        self.empty = Signal(init=1)
+        self.full = Signal()
+        self._depth = depth
+        self._ports = []
+        for suffix, bits, lsb in (("", width - fast, fast), ("_fast", fast, 0)):
+            if bits:
+                memory = Memory(shape=bits, depth=depth, init=[], attrs={"no_rw_check": 1})
+                m.submodules[name + suffix] = memory
+                w_port, r_port = memory.write_port(), memory.read_port(domain="comb")
+                m.d.comb += [w_port.data.eq(self.w_data[lsb:lsb + bits]),
+                             self.r_data[lsb:lsb + bits].eq(r_port.data)]
+                self._ports.append((w_port, r_port))
+
+    def update(self, m, put, take):
+        """``put`` writes ``w_data``; ``take`` drops the entry at ``r_data``."""
+        # Each pointer comes with its successor in a register of its own: the compares for
+        # the flags are between flip-flops, and no adder is left for Yosys to share between
+        # the two pointers behind a multiplexer steered by `put` and `take`.
+        produce = Signal(range(self._depth))
+        consume = Signal(range(self._depth))
+        produce_next = Signal(range(self._depth), init=1 % self._depth)
+        consume_next = Signal(range(self._depth), init=1 % self._depth)
+        # The free entry at `produce` is written whenever there is one, with whatever is
+        # offered: only `produce` moving on keeps it. So the memory's write enables are
+        # flip-flops, not `put`.
+        for w_port, r_port in self._ports:
+            m.d.comb += [w_port.addr.eq(produce), w_port.en.eq(~self.full),
+                         r_port.addr.eq(consume)]
+        # The compares are kept apart (`keep`): Yosys and ABC would otherwise fold `put` and
+        # `take`, which come late, into the far end of the compare's chain of LUTs.
+        one_free = Signal(attrs={"keep": 1})
+        one_left = Signal(attrs={"keep": 1})
+        m.d.comb += [one_free.eq(produce_next == consume), one_left.eq(consume_next == produce)]
+        with m.If(put):
+            m.d.sync += [produce.eq(produce_next),
+                         produce_next.eq(_next(produce_next, self._depth))]
+        with m.If(take):
+            m.d.sync += [consume.eq(consume_next),
+                         consume_next.eq(_next(consume_next, self._depth))]
+        with m.If(put & ~take):
+            m.d.sync += [self.empty.eq(0), self.full.eq(one_free)]
+        with m.If(take & ~put):
+            m.d.sync += [self.full.eq(0), self.empty.eq(one_left)]
+
+
 class BufferedFifo(wiring.Component):
     """``amaranth.lib.fifo.SyncFIFOBuffered`` with the same ports and timing (``w_data``,
     ``w_en``, ``w_rdy``, ``r_data``, ``r_en``, ``r_rdy``; no levels), built so that Yosys
-    maps it onto iCE40 block RAM without a bypass.
+    maps it onto iCE40 block RAM without a bypass, and with its flags in flip-flops.
 
     The library's FIFO reads its memory through a synchronous port, which Yosys cannot
     spare a read-during-write bypass on iCE40 (a register of the written beat, an address
     compare and a multiplexer: about a flip-flop per bit twice over). An entry is never read
-    in the cycle it is written (the memory is neither empty nor full when both happen, so the
-    pointers differ), so here the port is asynchronous with ``no_rw_check`` and the output
+    in the cycle it is written (the memory is written only while not full, and read only
+    while not empty: when both happen, the pointers differ), so here the port is asynchronous with ``no_rw_check`` and the output
     register a plain one (as in :class:`BeatFifo`). On ECP5 it maps as before.
+
+    ``w_rdy`` is a flip-flop, and the memory's ``empty`` flag too: no level count, whose
+    carry chain and compares would sit between the handshakes and the next ones.
 
     Parameters
     ----------
     width : int
     depth : int
         Entries: ``depth - 1`` in memory, one in the output register.
+    fast : int
+        The low ``fast`` bits of each entry are kept out of block RAM, so they reach the
+        logic after the FIFO from a fabric flip-flop (a block RAM's output is slow): for the
+        few bits that steer handshakes.
+    """
+
+    def __init__(self, *, width, depth, fast=0):
+        if depth < 2:
+            raise ValueError(f"depth must be at least 2, not {depth}")
+        if not 0 <= fast <= width:
+            raise ValueError(f"fast must be 0..{width}, not {fast}")
+        self._width = width
+        self._depth = depth
+        self._fast = fast
+        super().__init__({
+            "w_data": In(width), "w_en": In(1), "w_rdy": Out(1),
+            "r_data": Out(width), "r_en": In(1), "r_rdy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ring = _Ring(m, "storage", width=self._width, depth=self._depth - 1, fast=self._fast)
+        do_write = ~ring.full & self.w_en
+        do_read = ~ring.empty & (~self.r_rdy | self.r_en)     # into the output register
+        ring.update(m, do_write, do_read)
+        r_data = Signal(self._width, reset_less=True)
+        m.d.comb += [self.w_rdy.eq(~ring.full), self.r_data.eq(r_data),
+                     ring.w_data.eq(self.w_data)]
+        with m.If(do_read):
+            m.d.sync += [r_data.eq(ring.r_data), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        return m
+
+
+class SmallFifo(wiring.Component):
+    """``amaranth.lib.fifo.SyncFIFO`` (first word falls through) with the same ports, timing
+    and capacity (no levels), for small queues of flags and counts, with its flags and the
+    oldest entry in flip-flops.
+
+    The oldest entry waits in an output register, the others in a memory behind it; an
+    entry written while the memory is empty and the register free goes straight into the
+    register, so it shows in the next cycle, as in the library's FIFO. What reads
+    ``r_data`` then starts from a flip-flop, not from a memory's read multiplexer, and
+    ``r_rdy`` and ``w_rdy`` are flip-flops, not compares of a level count.
+
+    Parameters
+    ----------
+    width : int
+    depth : int
+        At least 2.
     """
 
     def __init__(self, *, width, depth):
@@ -103,28 +225,20 @@ class BufferedFifo(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        inner = self._depth - 1
-        m.submodules.storage = storage = Memory(shape=self._width, depth=inner, init=[],
-                                                attrs={"no_rw_check": 1})
-        w_port = storage.write_port()
-        r_port = storage.read_port(domain="comb")
-        level = Signal(range(inner + 1))        # entries in memory
-        produce = Signal(range(inner))
-        consume = Signal(range(inner))
-        do_write = self.w_rdy & self.w_en
-        do_read = (level != 0) & (~self.r_rdy | self.r_en)     # into the output register
+        ring = _Ring(m, "storage", width=self._width, depth=self._depth - 1)
+        do_write = ~ring.full & self.w_en
+        head_free = ~self.r_rdy | self.r_en
+        # The memory holds entries only behind a full output register, so it is full
+        # exactly when the whole FIFO is.
+        from_ring = ~ring.empty & head_free
+        ring.update(m, do_write & ~(ring.empty & head_free), from_ring)
         r_data = Signal(self._width, reset_less=True)
-        m.d.comb += [
-            self.w_rdy.eq(level != inner), self.r_data.eq(r_data),
-            w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
-            r_port.addr.eq(consume),
-        ]
-        with m.If(do_write):
-            m.d.sync += produce.eq(Mux(produce == inner - 1, 0, produce + 1))
-        with m.If(do_read):
-            m.d.sync += [consume.eq(Mux(consume == inner - 1, 0, consume + 1)),
-                         r_data.eq(r_port.data), self.r_rdy.eq(1)]
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
-        m.d.sync += level.eq(level + do_write - do_read)
+        m.d.comb += [self.w_rdy.eq(~ring.full), self.r_data.eq(r_data),
+                     ring.w_data.eq(self.w_data)]
+        with m.If(head_free):
+            m.d.sync += self.r_rdy.eq(~ring.empty | do_write)
+            with m.If(~ring.empty):
+                m.d.sync += r_data.eq(ring.r_data)
+            with m.Else():
+                m.d.sync += r_data.eq(self.w_data)
         return m

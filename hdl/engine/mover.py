@@ -2,12 +2,11 @@
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..memport import BEATS_WIDTH, ReadPortSignature, WritePortSignature
 from .arbiter import ChannelBurst
-from .beatfifo import BeatFifo, BufferedFifo
+from .beatfifo import BeatFifo, BufferedFifo, SmallFifo
 from .realigner import lanes_from, lanes_upto, merge_lanes, rotate_lanes
 
 
@@ -137,30 +136,37 @@ class DataMover(wiring.Component):
                                (self.write_fault, write_fault)):
             _register_payload(m, event, decided)
         aw = self._addr_width
+        count = unsigned(self._max_burst.bit_length())    # beats of a burst
 
         # What the realigner adds to each side's record of a burst (see planner.Burst).
         lane = unsigned(shift)
         read_lanes = {"rotate": lane} if unaligned else {}
-        write_lanes = {"no_read": unsigned(1), "pre": unsigned(1), "tail": unsigned(1),
+        write_lanes = {"pre": unsigned(1), "tail": unsigned(1),
                        "split": lane, "first_lane": lane, "last_lane": lane} \
             if unaligned else {}
         # With streams: a burst reads its beats from a stream buffer (``stream``, knowing the
         # index of its last), or writes them to one (``stream``); ``eop`` as in the Burst.
-        read_streams = {"stream": unsigned(1), "last_read": unsigned(BEATS_WIDTH),
-                        "one_read": unsigned(1)} if streams else {}
+        read_streams = {"last_read": count} if streams else {}
         write_streams = {"stream": unsigned(1), "eop": unsigned(1)} if streams else {}
-        read_info = data.StructLayout({"channel": chan_shape, "src": unsigned(aw),
-                                       "fixed": unsigned(1), **read_lanes, **read_streams})
-        write_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
-                                        "beats": unsigned(BEATS_WIDTH), "fixed": unsigned(1),
-                                        "end": unsigned(1), **write_lanes, **write_streams})
+        # The fields of a queue's head that steer its handshakes come first: the queues keep
+        # them out of block RAM (see BufferedFifo's ``fast``).
+        read_steer = {"channel": chan_shape,
+                      **({"stream": unsigned(1), "one_read": unsigned(1)} if streams else {})}
+        read_info = data.StructLayout({**read_steer, "src": unsigned(aw), "fixed": unsigned(1),
+                                       **read_lanes, **read_streams})
+        write_steer = {"no_read": unsigned(1)} if unaligned else {}
+        write_info = data.StructLayout({**write_steer, "channel": chan_shape,
+                                        "dst": unsigned(aw), "beats": count,
+                                        "fixed": unsigned(1), "end": unsigned(1),
+                                        **write_lanes, **write_streams})
         bytes_shape = self.retire.bytes.shape()
-        resp_info = data.StructLayout({"channel": chan_shape, "dst": unsigned(aw),
+        resp_steer = {"skip": unsigned(1), **({"stream": unsigned(1)} if streams else {})}
+        resp_info = data.StructLayout({**resp_steer, "channel": chan_shape, "dst": unsigned(aw),
                                        "bytes": bytes_shape, "end": unsigned(1),
-                                       **write_streams})
+                                       **({"eop": unsigned(1)} if streams else {})})
         # The index of a burst's last step, not its length: no subtraction on the W path.
         # A step writes a beat, except a ``pre`` step, which only reads one into the carry.
-        beat_plan = data.StructLayout({"last": unsigned(BEATS_WIDTH - 1), "drop": unsigned(1),
+        beat_plan = data.StructLayout({"last": count, "drop": unsigned(1),
                                        **({"channel": chan_shape, **write_lanes}
                                           if unaligned else {}), **write_streams})
 
@@ -169,13 +175,13 @@ class DataMover(wiring.Component):
         # A buffered FIFO of depth n + 1 keeps n entries in memory and one in its output
         # register: with n a power of two its pointers wrap for free.
         m.submodules.read_queue = read_queue = BufferedFifo(
-            width=read_info.size, depth=self._outstanding + 1)
+            width=read_info.size, depth=self._outstanding + 1, fast=data.StructLayout(read_steer).size)
         m.submodules.write_queue = write_queue = BufferedFifo(
-            width=write_info.size, depth=self._queued + 1)
-        m.submodules.read_done = read_done = SyncFIFO(width=1, depth=self._queued + 1)
-        m.submodules.beat_plans = beat_plans = SyncFIFO(width=beat_plan.size, depth=4)
+            width=write_info.size, depth=self._queued + 1, fast=data.StructLayout(write_steer).size)
+        m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1)
+        m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4)
         m.submodules.resp_queue = resp_queue = BufferedFifo(
-            width=resp_info.size, depth=self._outstanding + 1)
+            width=resp_info.size, depth=self._outstanding + 1, fast=data.StructLayout(resp_steer).size)
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
         # The command is the granted burst itself, not a copy in another register: one cycle
@@ -187,34 +193,44 @@ class DataMover(wiring.Component):
         # ahead, from registers: beats freed in that cycle count a cycle later.
         free_beats = Signal(range(self._fifo_depth + 1), init=self._fifo_depth)
         took = Signal()
-        reserving = Signal(BEATS_WIDTH, reset_less=True)    # the beats of the burst taken
+        reserving = Signal(count, reset_less=True)      # the beats of the burst taken
         unreserved = Signal.like(free_beats)
         room = Signal(init=1)
         burst = self.bursts.payload.burst
-        reads = burst.reads if unaligned else burst.beats
+        # A burst has at most `max_burst` beats on either side: the counts' upper bits are 0,
+        # and leaving them out takes a level of logic off the compares below.
+        beats = burst.beats[:count.width]
+        reads = burst.reads[:count.width] if unaligned else beats
         # A burst that reads nothing (its beats are all in the carry) sends no command, and
         # neither does one that reads from a stream buffer.
         no_read = (reads == 0) if unaligned else 0
         no_command = (no_read | burst.src_stream) if streams else no_read
         cmd = self.read.cmd
+        # What the decision needs besides the burst is all in flip-flops.
         can_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
+        may_read = Const(1)
+        take = Signal()
         channel = self.bursts.payload.channel
         if streams:
-            # A burst to a stream first reserves room for its beats in the channel's buffer.
-            to_buffer = burst.dst_stream & (burst.beats != 0)
+            # A burst to a stream first reserves room for its beats in the channel's buffer
+            # (one that writes none waits for room too, and reserves nothing).
+            to_buffer = burst.dst_stream
             can_take &= ~to_buffer | self.egress_room.bit_select(channel, 1)
             # R is never back-pressured (the Wishbone adapter cannot hold a beat), so no read
             # is asked for while a burst from a stream buffer waits in the read queue: its
-            # beats go into the FIFO first, and they are there, so the wait is short.
+            # beats go into the FIFO first, and they are there, so the wait is short. Such
+            # bursts are counted a cycle after they are taken (no burst is taken then), and
+            # whether there are any is a flip-flop beside the count.
             from_buffer = burst.src_stream & ~no_read
-            buffer_reads = Signal(range(self._outstanding + 2))     # such bursts queued
-            can_take &= no_command | (buffer_reads == 0)
-        take = Signal()
+            buffer_reads = Signal(range(self._outstanding + 2))
+            may_read = Signal(init=1)               # buffer_reads == 0
+            took_from_buffer = Signal()
+            m.d.sync += took_from_buffer.eq(take & from_buffer)
         m.d.comb += [
-            cmd.valid.eq(can_take & ~no_command),
+            cmd.valid.eq(can_take & may_read & ~no_command),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
             cmd.payload.fixed.eq(burst.src_fixed),
-            take.eq(can_take & (cmd.ready | no_command)),
+            take.eq(can_take & Mux(no_command, 1, may_read & cmd.ready)),
             self.bursts.ready.eq(take),
             read_queue.w_en.eq(take & ~no_read),
             write_queue.w_en.eq(take),
@@ -225,7 +241,7 @@ class DataMover(wiring.Component):
             rq_in.channel.eq(self.bursts.payload.channel), rq_in.src.eq(burst.src),
             rq_in.fixed.eq(burst.src_fixed),
             wq_in.channel.eq(channel), wq_in.dst.eq(burst.dst),
-            wq_in.beats.eq(burst.beats), wq_in.fixed.eq(burst.dst_fixed),
+            wq_in.beats.eq(beats), wq_in.fixed.eq(burst.dst_fixed),
             wq_in.end.eq(burst.end),
         ]
         if unaligned:
@@ -241,7 +257,7 @@ class DataMover(wiring.Component):
                 rq_in.one_read.eq(reads == 1),
                 wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
                 self.egress_reserve.eq(Mux(take & to_buffer, 1 << channel, 0)),
-                self.egress_reserve_beats.eq(burst.beats),
+                self.egress_reserve_beats.eq(beats),
             ]
 
         # --- Read data: into the FIFO (rotated to the lanes it is written to); report errors
@@ -250,50 +266,68 @@ class DataMover(wiring.Component):
         # the FIFO level to the channels).
         r = self.read.r
         head = read_info(read_queue.r_data)
-        beat_index = Signal(BEATS_WIDTH)
+        beat_index = Signal(count)
         burst_err = Signal()
-        beat = data.StructLayout({"valid": unsigned(1), "data": unsigned(self._data_width),
-                                  "err": unsigned(1), "last": unsigned(1)})
-        arrived = Signal(beat)      # the beat read, from the read port or a stream buffer
-        m.d.comb += [arrived.valid.eq(r.valid), arrived.data.eq(r.payload.data),
-                     arrived.err.eq(r.payload.err), arrived.last.eq(r.payload.last),
-                     r.ready.eq(read_queue.r_rdy)]
+        # A beat from the read port is taken into a register first: what is decided on it
+        # starts from flip-flops, not from the bus and the read port arbiter's routing.
+        # Beats are taken while the read queue shows a burst from the read port. A beat
+        # belongs to that burst or, once its last beat is in the register, to the burst
+        # after it, which the queue shows in the next cycle: its command left a cycle before
+        # the beat came at least, so it is in the queue's memory by then. (Bursts from a
+        # stream buffer queue behind all those from the read port: see `may_read`.) So a
+        # beat in the register needs no look at the queue.
+        r_valid = Signal()
+        r_end = Signal()            # r_valid and the burst's last beat
+        r_data = Signal(self._data_width, reset_less=True)
+        r_err = Signal(reset_less=True)
+        m.d.sync += [r_valid.eq(r.valid & r.ready), r_end.eq(r.valid & r.ready & r.payload.last),
+                     r_data.eq(r.payload.data), r_err.eq(r.payload.err)]
+        got = r_valid               # a beat goes into the FIFO
+        done = r_end                # and it is its burst's last
+        beat_data, beat_err = r_data, r_err
         if streams:
             # Whether the beat from a stream buffer is its burst's last, registered a beat
             # ahead (the first from the queue entry): no compare from the read queue's head
             # into the FIFOs' enables.
             first_read = Signal(init=1)
             last_read_next = Signal()
-            with m.If(arrived.valid & read_queue.r_rdy):
-                m.d.sync += [first_read.eq(arrived.last),
-                             last_read_next.eq(beat_index + 1 == head.last_read)]
             ingress = Array(self.ingress)[head.channel]
-            with m.If(head.stream):
-                m.d.comb += [arrived.valid.eq(ingress.valid), arrived.data.eq(ingress.payload),
-                             arrived.err.eq(0),
-                             arrived.last.eq(Mux(first_read, head.one_read, last_read_next)),
-                             r.ready.eq(0)]
+            from_buffer_now = read_queue.r_rdy & head.stream & ingress.valid
+            got = r_valid | from_buffer_now
+            done = r_end | (from_buffer_now & Mux(first_read, head.one_read, last_read_next))
+            beat_data = Mux(head.stream, ingress.payload, r_data)
+            beat_err = r_err & ~head.stream
+            with m.If(got):
+                m.d.sync += [first_read.eq(done),
+                             last_read_next.eq(beat_index + 1 == head.last_read)]
+            m.d.comb += r.ready.eq(read_queue.r_rdy & ~head.stream)
             for n, port in enumerate(self.ingress):
                 m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
-        m.d.comb += data_fifo.w_data.eq(rotate_lanes(arrived.data, head.rotate, lanes)
-                                        if unaligned else arrived.data)
-        if streams:
-            m.d.sync += buffer_reads.eq(
-                buffer_reads + (take & from_buffer) -
-                (arrived.valid & read_queue.r_rdy & arrived.last & head.stream))
-        with m.If(arrived.valid & read_queue.r_rdy):
-            m.d.comb += data_fifo.w_en.eq(1)
-            m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | arrived.err)]
-            with m.If(arrived.err):
+            # A burst read from a stream buffer is counted done a cycle late too: the count
+            # starts from flip-flops.
+            buffer_done = Signal()
+            buffer_reads_next = Signal.like(buffer_reads)
+            m.d.comb += buffer_reads_next.eq(buffer_reads + took_from_buffer - buffer_done)
+            m.d.sync += [buffer_done.eq(done & head.stream),
+                         buffer_reads.eq(buffer_reads_next),
+                         may_read.eq(buffer_reads_next == 0)]
+        else:
+            m.d.comb += r.ready.eq(read_queue.r_rdy)
+        m.d.comb += [data_fifo.w_en.eq(got),
+                     data_fifo.w_data.eq(rotate_lanes(beat_data, head.rotate, lanes)
+                                         if unaligned else beat_data)]
+        with m.If(got):
+            m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | beat_err)]
+            with m.If(beat_err):
                 m.d.comb += [
                     read_fault.valid.eq(1), read_fault.channel.eq(head.channel),
                     read_fault.addr.eq(Mux(head.fixed, head.src,
-                                                head.src + (beat_index << shift))),
+                                           head.src + (beat_index << shift))),
                 ]
-            with m.If(arrived.last):
-                m.d.sync += [beat_index.eq(0), burst_err.eq(0)]
-                m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
-                             read_done.w_data.eq(burst_err | arrived.err)]
+        with m.If(done):
+            m.d.sync += [beat_index.eq(0), burst_err.eq(0)]
+            m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
+                         read_done.w_data.eq(burst_err | beat_err)]
 
         # --- Write issue: once a burst is wholly read, announce it (or drop it). The next
         # burst to write is first taken out of the queues into registers, so the decision
@@ -303,7 +337,7 @@ class DataMover(wiring.Component):
         entry = write_info(write_queue.r_data)
         next_valid = Signal()
         next_burst = Signal(write_info, reset_less=True)
-        next_last = Signal(BEATS_WIDTH - 1, reset_less=True)     # index of its last step
+        next_last = Signal(count, reset_less=True)      # index of its last step
         next_read_err = Signal(reset_less=True)
         # It writes nothing whatever the channel does: its read failed, or it has no beats.
         # Judged as it is loaded, so only the channel's `discard` is looked up after.
@@ -325,14 +359,11 @@ class DataMover(wiring.Component):
                          next_skip.eq((read_done.r_data & read_wait) | (entry.beats == 0)),
                          next_bytes.eq(entry_bytes)]
         drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
-        # A burst that writes nothing (it only reads ahead) retires at once, like a dropped one.
+        # A burst that writes nothing (it only reads ahead) is skipped, like a dropped one.
         writes = ~next_skip & ~self.discard.bit_select(next_burst.channel, 1)
         start = Signal()
-        retiring = Signal()         # the oldest burst written retires (see below)
         m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
-                             beat_plans.w_rdy & resp_queue.w_rdy &
-                             # Retiring now: not in the cycle a written burst retires.
-                             ~(~writes & retiring))
+                             beat_plans.w_rdy & resp_queue.w_rdy)
         with m.If(start):
             m.d.sync += next_valid.eq(0)
         plan_in = beat_plan(beat_plans.w_data)
@@ -340,9 +371,10 @@ class DataMover(wiring.Component):
         m.d.comb += [
             beat_plans.w_en.eq(start),
             plan_in.last.eq(next_last), plan_in.drop.eq(drop),
-            resp_in.channel.eq(next_burst.channel), resp_in.dst.eq(next_burst.dst),
-            resp_in.bytes.eq(next_bytes), resp_in.end.eq(next_burst.end),
-            resp_queue.w_en.eq(start & writes),
+            resp_in.skip.eq(~writes), resp_in.channel.eq(next_burst.channel),
+            resp_in.dst.eq(next_burst.dst), resp_in.bytes.eq(Mux(writes, next_bytes, 0)),
+            resp_in.end.eq(next_burst.end),
+            resp_queue.w_en.eq(start),
         ]
         if unaligned:
             m.d.comb += plan_in.channel.eq(next_burst.channel)
@@ -352,8 +384,8 @@ class DataMover(wiring.Component):
         if streams:
             to_stream = next_burst.stream
             for name in write_streams:
-                m.d.comb += [plan_in[name].eq(next_burst[name]),
-                             resp_in[name].eq(next_burst[name])]
+                m.d.comb += plan_in[name].eq(next_burst[name])
+            m.d.comb += [resp_in.stream.eq(to_stream & writes), resp_in.eop.eq(next_burst.eop)]
             # A burst to a stream dropped here gives its reserved room back.
             cancel = start & drop & to_stream & (next_burst.beats != 0)
             m.d.comb += [self.egress_cancel.eq(Mux(cancel, 1 << next_burst.channel, 0)),
@@ -378,39 +410,37 @@ class DataMover(wiring.Component):
         writing = Signal()
         writing_drop = Signal(reset_less=True)
         writing_channel = Signal(chan_shape, reset_less=True)
-        beats_left = Signal(BEATS_WIDTH - 1, reset_less=True)   # after the next one
+        beats_left = Signal(count, reset_less=True)     # after the next one
         next_is_last = Signal(reset_less=True)
-        # The W register: a beat for the write port, or for a stream buffer (always taken:
-        # its room was reserved).
-        w_valid = Signal()
-        w_taken = w.ready
+        w_eop = Signal(reset_less=True)
+        # The next step needs no room in the W register: the burst is dropped, or the step
+        # only reads ahead (`pre`). Kept in a flip-flop of its own, so a step is decided by
+        # one LUT from W's ready.
+        passive = Signal(reset_less=True)
+        # The W register: a beat for the write port (`w_mem`), or for a stream buffer
+        # (`w_push`, a bit per channel: always taken, its room was reserved, so it is gone in
+        # the next cycle).
+        w_mem = Signal()
+        w_push = Signal(self._channels if streams else 1)
+        m.d.comb += w.valid.eq(w_mem)
         if streams:
             writing_stream = Signal(reset_less=True)
             writing_eop = Signal(reset_less=True)
-            w_to_stream = Signal(reset_less=True)
-            w_channel = Signal(chan_shape, reset_less=True)
-            w_taken = w.ready | w_to_stream
-            m.d.comb += [w.valid.eq(w_valid & ~w_to_stream),
-                         self.egress_push.eq(Mux(w_valid & w_to_stream, 1 << w_channel, 0)),
-                         self.egress_data.eq(w.payload.data),
+            m.d.comb += [self.egress_push.eq(w_push),
+                         self.egress_last.eq(w_eop), self.egress_data.eq(w.payload.data),
                          self.egress_strb.eq(w.payload.strb)]
-        else:
-            m.d.comb += w.valid.eq(w_valid)
         # The beats of a planned burst are all in the FIFO already (store-and-forward).
-        w_free = ~w_valid | w_taken
+        step = writing & (passive | ~w_mem | w.ready)
+        send = step & ~passive
         if unaligned:
             reading_ahead = Signal(reset_less=True)     # the step is a `pre`: no beat written
             tail = Signal(reset_less=True)
             from_fifo = Signal(lanes, reset_less=True)  # lanes from the FIFO, not the carry
             first_strb = Signal(lanes, reset_less=True)
             last_strb = Signal(lanes, reset_less=True)
-            step = writing & (writing_drop | reading_ahead | w_free)
-            send = step & ~writing_drop & ~reading_ahead
             # The final step of a `tail` burst writes from the carry alone.
             pop = step & ~(tail & next_is_last)
         else:
-            step = writing & (writing_drop | w_free)
-            send = step & ~writing_drop
             pop = step
         load = beat_plans.r_rdy & (~writing | (step & next_is_last))
         w_data = Signal(self._data_width, reset_less=not unaligned)  # (merged: combinational)
@@ -419,25 +449,28 @@ class DataMover(wiring.Component):
         m.d.comb += [data_fifo.r_en.eq(pop), beat_plans.r_en.eq(load),
                      w.payload.data.eq(w_data), w.payload.last.eq(w_last),
                      w.payload.strb.eq(w_strb if unaligned else -1)]
-        with m.If(w_taken):
-            m.d.sync += w_valid.eq(0)
+        with m.If(w.ready):
+            m.d.sync += w_mem.eq(0)
+        m.d.sync += w_push.eq(0)
         with m.If(send):
-            m.d.sync += [w_valid.eq(1), w_last.eq(next_is_last)]
+            m.d.sync += w_last.eq(next_is_last)
+            if streams:
+                m.d.sync += [w_mem.eq(~writing_stream),
+                             w_push.eq(Mux(writing_stream, 1 << writing_channel, 0)),
+                             w_eop.eq(writing_eop & next_is_last)]
+            else:
+                m.d.sync += w_mem.eq(1)
         with m.If(load):
             m.d.sync += [writing.eq(1), writing_drop.eq(plan.drop), beats_left.eq(plan.last),
-                         next_is_last.eq(plan.last == 0)]
-        if streams:
-            w_eop = Signal(reset_less=True)
-            m.d.comb += self.egress_last.eq(w_eop)
-            with m.If(send):
-                m.d.sync += [w_to_stream.eq(writing_stream), w_channel.eq(writing_channel),
-                             w_eop.eq(writing_eop & next_is_last)]
-            with m.If(load):
+                         next_is_last.eq(plan.last == 0),
+                         passive.eq(plan.drop | plan.pre if unaligned else plan.drop)]
+            if streams:
                 m.d.sync += [writing_stream.eq(plan.stream), writing_eop.eq(plan.eop)]
         with m.Elif(step & next_is_last):
             m.d.sync += writing.eq(0)
         with m.Elif(step):
-            m.d.sync += [beats_left.eq(beats_left - 1), next_is_last.eq(beats_left == 1)]
+            m.d.sync += [beats_left.eq(beats_left - 1), next_is_last.eq(beats_left == 1),
+                         passive.eq(writing_drop)]     # a `pre` step is only the first
 
         if unaligned:
             # Each channel's carry is the last beat popped for it. The W register holds the
@@ -477,12 +510,14 @@ class DataMover(wiring.Component):
                      free_beats.eq(unreserved + popped),
                      room.eq(unreserved >= self._max_burst)]
 
-        # --- Write responses: retire the burst; a failed write reports the burst's address.
-        # A burst into a stream buffer has no response: it retires once its last beat is
-        # in, in order with the others (``stream_done`` of them are in and wait their turn).
+        # --- Retirement, in order: a burst written to memory retires with its response (a
+        # failed write reports the burst's address); one into a stream buffer has no
+        # response, and retires once its last beat is in (``stream_done`` of them are in and
+        # wait their turn); one skipped retires when its turn comes.
         b = self.write.b
         resp = resp_info(resp_queue.r_data)
         answered = b.valid & b.ready
+        retiring = Signal()
         if streams:
             stream_done = Signal(range(self._queued + 1))
             # Whether any is, registered beside the count: no compare on the path from a
@@ -490,14 +525,16 @@ class DataMover(wiring.Component):
             any_stream_done = Signal()
             stream_retire = resp_queue.r_rdy & resp.stream & any_stream_done
             stream_done_next = Signal.like(stream_done)
-            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.stream),
-                         retiring.eq(answered | stream_retire),
-                         stream_done_next.eq(stream_done + (w_valid & w_to_stream & w_last) -
+            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip & ~resp.stream),
+                         retiring.eq(answered | stream_retire |
+                                     (resp_queue.r_rdy & resp.skip)),
+                         stream_done_next.eq(stream_done + (w_push.any() & w_last) -
                                              stream_retire)]
             m.d.sync += [stream_done.eq(stream_done_next),
                          any_stream_done.eq(stream_done_next != 0)]
         else:
-            m.d.comb += [b.ready.eq(resp_queue.r_rdy), retiring.eq(answered)]
+            m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip),
+                         retiring.eq(answered | (resp_queue.r_rdy & resp.skip))]
         m.d.comb += resp_queue.r_en.eq(retiring)
         with m.If(retiring):
             m.d.comb += [
@@ -510,9 +547,4 @@ class DataMover(wiring.Component):
                 m.d.comb += [write_fault.valid.eq(1),
                              write_fault.channel.eq(resp.channel),
                              write_fault.addr.eq(resp.dst)]
-        with m.Elif(start & ~writes):
-            m.d.comb += [retire.valid.eq(1), retire.channel.eq(next_burst.channel),
-                         retire.end.eq(next_burst.end)]
-            if streams:
-                m.d.comb += retire.eop.eq(next_burst.eop)
         return m

@@ -3,10 +3,10 @@ mover) share one bus adapter through the neutral memory ports of :mod:`hauler.me
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from ..memport import ReadPortSignature, WritePortSignature
+from .beatfifo import BufferedFifo, SmallFifo
 
 
 __all__ = ["ReadPortArbiter", "WritePortArbiter"]
@@ -91,9 +91,11 @@ class ReadPortArbiter(_PortArbiter):
     the bus without an extra cycle. The other ports (the scatter-gather descriptor unit is
     port 0) go before the last one (the data mover), the lowest index first. The descriptor
     unit reads rarely, a short burst per descriptor, so it cannot starve the data mover, and
-    the descriptor that the next transfer waits for goes out first. A command on
-    ``out.cmd`` that is not taken stays there until it is, whatever the other ports ask:
-    its port holds it (stream rules), and the arbiter remembers which it showed.
+    the descriptor that the next transfer waits for goes out first. The last port's
+    command is taken at once, whatever the others ask and whether the bus takes it: when
+    it cannot go straight through, it waits in a register (``ready`` then stays low until
+    it has left), and goes before any new command of the other ports. A command on
+    ``out.cmd`` that is not taken stays there until it is, whatever the other ports ask.
 
     Responses come back in command order (one AXI ID; Wishbone answers in order), so a FIFO
     of tags, pushed as commands leave, routes the beats on ``out.r`` to the port whose
@@ -141,9 +143,10 @@ class ReadPortArbiter(_PortArbiter):
         if ins is None:
             return m
 
-        # Tags are needed the cycle after their command leaves: a first-word-through FIFO.
-        m.submodules.tags = tags = SyncFIFO(width=len(Signal(range(self._ports))),
-                                            depth=self._outstanding + 1)
+        # Tags are needed the cycle after their command leaves: a first-word-through FIFO,
+        # whose head and flags are flip-flops (the head steers every beat of R).
+        m.submodules.tags = tags = SmallFifo(width=len(Signal(range(self._ports))),
+                                             depth=self._outstanding + 1)
         *others, through = [port.cmd for port in ins]
         cmd = self.out.cmd
         go = cmd.ready & tags.w_rdy
@@ -155,28 +158,36 @@ class ReadPortArbiter(_PortArbiter):
                 m.d.comb += winner.eq(index)
         requested = Cat(port.valid for port in others).any()
 
-        # A command shown and not taken stays shown (its port holds it, by the stream
-        # rules), so `out.cmd` never changes under the slave: what was shown is remembered,
-        # not the command itself.
+        # The last port (the data mover) hands its command over at once, whatever the others
+        # ask and whether the bus takes it: shown at once if nothing else is, else parked in
+        # a register until its turn. So that port's `ready` is a flip-flop, and the mover's
+        # decision to take a burst waits neither on the bus nor on the other ports.
+        parked = Signal()
+        parked_cmd = Signal.like(through.payload, reset_less=True)
+        # A command shown and not taken stays shown, so `out.cmd` never changes under the
+        # slave: another port's holds its command (stream rules), and the arbiter remembers
+        # which port it showed; a parked command is shown until it is taken.
         held_other = Signal()
-        held_through = Signal()
         held_winner = Signal(range(self._ports))
-        pick_other = held_other | (~held_through & requested)
+        show_other = held_other | (~parked & requested)
         pick = Mux(held_other, held_winner, winner)
-        m.d.comb += cmd.valid.eq((requested | through.valid) & tags.w_rdy)
-        with m.If(pick_other):
+        m.d.comb += [cmd.valid.eq((requested | parked | through.valid) & tags.w_rdy),
+                     through.ready.eq(~parked)]
+        with m.If(show_other):
             m.d.comb += tags.w_data.eq(pick)
             for index, port in enumerate(others):
                 m.d.comb += port.ready.eq(go & (pick == index))
                 with m.If(pick == index):
                     m.d.comb += cmd.payload.eq(port.payload)
         with m.Else():
-            m.d.comb += [cmd.payload.eq(through.payload), tags.w_data.eq(self._ports - 1),
-                         through.ready.eq(go)]
+            m.d.comb += [cmd.payload.eq(Mux(parked, parked_cmd, through.payload)),
+                         tags.w_data.eq(self._ports - 1)]
         m.d.comb += tags.w_en.eq(cmd.valid & cmd.ready)
-        m.d.sync += [held_other.eq(cmd.valid & ~cmd.ready & pick_other),
-                     held_through.eq(cmd.valid & ~cmd.ready & ~pick_other),
-                     held_winner.eq(pick)]
+        m.d.sync += [held_other.eq(cmd.valid & ~cmd.ready & show_other),
+                     held_winner.eq(pick),
+                     parked.eq((parked | through.valid) & ~(~show_other & go))]
+        with m.If(~parked):
+            m.d.sync += parked_cmd.eq(through.payload)
 
         r = self.out.r
         _route_back(m, tags.r_data, tags.r_rdy, r, [port.r for port in ins])
@@ -246,10 +257,11 @@ class WritePortArbiter(_PortArbiter):
             return m
 
         tag_width = len(Signal(range(self._ports)))
-        m.submodules.w_tags = w_tags = SyncFIFOBuffered(width=tag_width,
-                                                        depth=self._outstanding + 1)
-        m.submodules.b_tags = b_tags = SyncFIFOBuffered(width=tag_width,
-                                                        depth=self._outstanding + 1)
+        # (Buffered FIFOs: their heads and flags are flip-flops.)
+        m.submodules.w_tags = w_tags = BufferedFifo(width=tag_width,
+                                                    depth=self._outstanding + 1)
+        m.submodules.b_tags = b_tags = BufferedFifo(width=tag_width,
+                                                    depth=self._outstanding + 1)
         take, tag = _grant(m, [port.cmd for port in ins], self.out.cmd,
                            room=w_tags.w_rdy & b_tags.w_rdy)
         m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(tag),

@@ -146,6 +146,7 @@ class StreamEgress(wiring.Component):
 
         held_data = Signal(width, reset_less=True)
         held_strb = Signal(lanes)
+        holding = Signal()          # held_strb != 0, in a flip-flop of its own
         flushing = Signal()
         packet_open = Signal()      # beats of a packet went in, its tlast did not
         merged_strb = held_strb | self.push_strb
@@ -154,34 +155,49 @@ class StreamEgress(wiring.Component):
         # Each beat pushed had a place reserved: it takes it if sent, frees it if held.
         freed = Signal()
         sent_flush = Signal()
+        spare = Signal(init=self._depth > self._burst_limit)   # credits > burst_limit
         with m.If(self.push_valid):
             with m.If(whole):
                 m.d.comb += [buffer.w_en.eq(1),
                              buffer.w_data.eq(Cat(merged_data, merged_strb, self.push_last))]
-                m.d.sync += [held_strb.eq(0), packet_open.eq(~self.push_last)]
+                m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(~self.push_last)]
             with m.Else():
                 m.d.comb += freed.eq(1)
-                m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb)]
-        credits = Signal(range(self._depth + 1), init=self._depth)
+                m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb),
+                             holding.eq(merged_strb != 0)]
         # The flushed beat had no place reserved: it takes a free one, with more than a
         # burst's room left, so a reservation in the same cycle still fits.
-        with m.Elif(flushing & (credits > self._burst_limit)):
+        with m.Elif(flushing & spare):
             m.d.sync += flushing.eq(0)
-            with m.If((held_strb != 0) | packet_open):
+            with m.If(holding | packet_open):
                 m.d.comb += [sent_flush.eq(1), buffer.w_en.eq(1),
                              buffer.w_data.eq(Cat(held_data, held_strb, 1))]
-                m.d.sync += [held_strb.eq(0), packet_open.eq(0)]
-        with m.If(self.flush):
+                m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(0)]
+        # The request is registered first: it comes from the channel's control logic.
+        flush_asked = Signal()
+        m.d.sync += flush_asked.eq(self.flush)
+        with m.If(flush_asked):
             m.d.sync += flushing.eq(1)
 
-        # Reservations and cancellations count a cycle late, off the mover's issue path; the
-        # mover takes a burst every other cycle at most, so `room` is current at the next.
+        # The credits: places neither filled nor reserved. Every change counts a cycle late,
+        # from flip-flops, so the count's adder starts from registers and nothing of the
+        # handshakes of this cycle reaches it, nor the flags after it. Reservations: the mover
+        # takes a burst every other cycle at most, so `room` is current at the next. Places
+        # freed: counted late, they only hold `room` back a cycle. A flush's place: `room`
+        # and `spare` are down in the cycle it is not yet counted.
+        credits = Signal(range(self._depth + 1), init=self._depth)
         reserved = Signal(BEATS_WIDTH)
         cancelled = Signal(BEATS_WIDTH)
+        popped = Signal()
+        was_freed = Signal()
+        flushed = Signal()
         m.d.sync += [reserved.eq(Mux(self.reserve_valid, self.reserve_beats, 0)),
-                     cancelled.eq(Mux(self.cancel_valid, self.cancel_beats, 0))]
+                     cancelled.eq(Mux(self.cancel_valid, self.cancel_beats, 0)),
+                     popped.eq(buffer.r_en & buffer.r_rdy), was_freed.eq(freed),
+                     flushed.eq(sent_flush)]
         credits_next = Signal.like(credits)
-        m.d.comb += credits_next.eq(credits + (buffer.r_en & buffer.r_rdy) + freed - sent_flush +
-                                    cancelled - reserved)
-        m.d.sync += [credits.eq(credits_next), self.room.eq(credits_next >= self._burst_limit)]
+        m.d.comb += credits_next.eq(credits + popped + was_freed - flushed + cancelled - reserved)
+        m.d.sync += [credits.eq(credits_next),
+                     self.room.eq((credits_next >= self._burst_limit) & ~sent_flush),
+                     spare.eq((credits_next > self._burst_limit) & ~sent_flush)]
         return m
