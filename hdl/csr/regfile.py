@@ -30,7 +30,8 @@ class RegisterBlock(Elaboratable):
     - ``RW``: the stored value, read by the hardware, which may also load it through
       :meth:`load_of`;
     - ``W``: a one-cycle pulse in the cycle after software writes 1;
-    - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of`.
+    - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of` (they are
+      set in the cycle after).
 
     Bus side, driven by the register file with decoded selects (bit ``i`` for
     ``registers[i]``): ``w_sel`` and ``w_lanes`` (one bit per byte) write ``w_data`` in this
@@ -82,7 +83,8 @@ class RegisterBlock(Elaboratable):
         return [r.name for r in self.registers].index(reg_name)
 
     def set_of(self, reg, field):
-        """Pulse bits of this RW1C field high to set them (hardware events)."""
+        """Pulse bits of this RW1C field high to set them in the next cycle (hardware
+        events)."""
         return self._sets[reg, field]
 
     def load_of(self, reg, field):
@@ -143,7 +145,11 @@ class RegisterBlock(Elaboratable):
                     # register-port decode, and the RW bits written alongside are in place.
                     m.d.sync += stored.eq(written)
                 elif f.access == "RW1C":
-                    m.d.sync += stored.eq((stored & ~written) | self._sets[reg.name, f.name])
+                    # The hardware's events are registered first: the logic that decides
+                    # them stays off the register's own (a cycle later for an interrupt).
+                    raised = Signal(f.width, name=f"{stored.name}_raised")
+                    m.d.sync += [raised.eq(self._sets[reg.name, f.name]),
+                                 stored.eq((stored & ~written) | raised)]
         return m
 
 

@@ -175,15 +175,17 @@ class ChainWalker:
         self._ended = ended = Signal(range(COMPLETIONS + 1))
         self._popped = popped = Signal()
         # Once halting, descriptors ending are not complete (their data may have been dropped):
-        # only those that ended before are still written back.
-        clean_end = channel.retire_valid & channel.retire_end & ~halting & ~channel.fault_valid
+        # only those that ended before are still written back. Registered with its result,
+        # a cycle after the retire: the mover's events and faults stay off the queue logic.
+        self._clean_end = clean_end = Signal()
+        m.d.sync += clean_end.eq(channel.retire_valid & channel.retire_end & ~halting &
+                                 ~channel.fault_valid)
         m.d.sync += ended.eq(ended + clean_end - popped)
-        head = entry(queue.r_data)
-        # The oldest descriptor's address, from a flip-flop (not through the queue's read
-        # port) for its write-back and for ERR_ADDR when that fails: it stays put from a
-        # pop until its write-back is asked for, two cycles later.
-        self.head_addr = Signal(aw, reset_less=True)
-        m.d.sync += self.head_addr.eq(head.addr)
+        # The oldest descriptor, from a flip-flop (not through the queue's read port): it
+        # stays put from a push or a pop until its write-back is asked for, two cycles later.
+        self._head = head = Signal(entry, reset_less=True)
+        m.d.sync += head.eq(queue.r_data)
+        self.head_addr = head.addr
         # What each ended descriptor did, in order: the bytes its bursts wrote (fewer than
         # LEN when a stream source's packet ended first) and whether that ended it.
         self._result = result = data.StructLayout({"bytes": unsigned(32), "eop": unsigned(1)})
@@ -195,34 +197,34 @@ class ChainWalker:
             m.d.sync += counted.eq(Mux(channel.retire_end, 0, counted + channel.retire_bytes))
         with m.If(cleared):
             m.d.sync += counted.eq(0)
-        ended_result = result(results.w_data)
-        m.d.comb += [results.w_en.eq(clean_end),
-                     ended_result.bytes.eq(counted + channel.retire_bytes),
+        ended_result = Signal(result, reset_less=True)
+        m.d.sync += [ended_result.bytes.eq(counted + channel.retire_bytes),
                      ended_result.eop.eq(channel.retire_eop)]
+        m.d.comb += [results.w_en.eq(clean_end), results.w_data.eq(ended_result)]
         done = result(results.r_data)
         self._head_eop = done.eop & head.src_stream
         self._head_bytes = done.bytes
         # The write-back asked for is the oldest descriptor's, which stays put until then.
         wb = channel.writeback.payload
-        m.d.comb += [wb.addr.eq(self.head_addr), wb.words.status.done.eq(1),
+        m.d.comb += [wb.addr.eq(head.addr), wb.words.status.done.eq(1),
                      wb.words.status.eop.eq(self._head_eop), wb.words.bytes.eq(done.bytes)]
         tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
         in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
                      for i in range(COMPLETIONS)]
         held = Signal(COMPLETIONS)           # which of them are in the queue
         tail = Signal(range(COMPLETIONS))
-        head = Signal(range(COMPLETIONS))
+        oldest = Signal(range(COMPLETIONS))
         with m.If(queue.w_en):
             m.d.sync += tail.eq(tail + 1)
             for i, reg in enumerate(in_flight):
                 with m.If(tail == i):
                     m.d.sync += reg.eq(entry(queue.w_data).addr[tag])
         with m.If(queue.r_en):
-            m.d.sync += head.eq(head + 1)
+            m.d.sync += oldest.eq(oldest + 1)
         m.d.sync += held.eq((held | Mux(queue.w_en, 1 << tail, 0)) &
-                            ~Mux(queue.r_en, 1 << head, 0))
+                            ~Mux(queue.r_en, 1 << oldest, 0))
         with m.If(cleared):
-            m.d.sync += [held.eq(0), tail.eq(0), head.eq(0)]
+            m.d.sync += [held.eq(0), tail.eq(0), oldest.eq(0)]
         # Registered (the compares stay off the path of the fetched event): one cycle old,
         # it is never behind on a push, which comes long before the fetch returns; behind
         # on a pop, it costs one more fetch.
@@ -246,41 +248,31 @@ class ChainWalker:
             channel._address("DESC_LO", "DESC_HI")[:6] != 0)
         # Nothing of the run left anywhere: no burst, no fetch, no write-back.
         self._quiet = drained & ~fetching & ~self._wb_busy
+        self._dispatch(m)
 
-    def _request_fetch(self, m, addr):
-        m.d.sync += [self._channel.fetch.valid.eq(1), self._fetch_addr.eq(addr),
-                     self._fetching.eq(1)]
+    def _dispatch(self, m):
+        """Load the next descriptor into the transfer registers (`loaded`), let the checks
+        and the planner see them a cycle later, as after a register write (`checked`), then
+        plan it. A descriptor is loaded when the planner is free: once judged (`next_valid`),
+        or as its transfer fields are in (`fields_in`) if nothing says yet that it cannot
+        run; then it waits in `loaded` for its verdict.
 
-    def begin(self, m, fail_now):
-        """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
-        first = self._channel._address("DESC_LO", "DESC_HI")
-        with m.If(self._first_misaligned):
-            fail_now(ErrorCode.BAD_DESCRIPTOR, first)
-        with m.Else():
-            self._request_fetch(m, first)
-            m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
-                         self._next_ok.eq(0),
-                         self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
-                         self._desc_faulted.eq(0)]
-            m.d.comb += self._clear.eq(1)
-            m.next = "SG"
-
-    def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status,
-            err_addr):
+        Outside the channel's state machine, so that its decisions do not wait on the
+        state: nothing here starts but in a run (a fetched beat, a judged descriptor, which
+        a run leaves behind it at most, and is then dropped; one loaded).
+        """
         channel, regs = self._channel, self._regs
-        queue, head = self._queue, self._entry(self._queue.r_data)
-        nxt, desc_fault, desc_faulted = self._next, self._desc_fault, self._desc_faulted
+        queue, nxt = self._queue, self._next
+        desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting, awaiting = self._halting, self._awaiting
-
-        # --- Dispatch: load the next descriptor into the transfer registers (`loaded`), let
-        # the checks and the planner see them a cycle later, as after a register write
-        # (`checked`), then plan it. A descriptor is loaded when the planner is free: once
-        # judged (`next_valid`), or as its transfer fields are in (`fields_in`) if nothing
-        # says yet that it cannot run; then it waits in `loaded` for its verdict.
-        loaded = Signal()
-        checked = Signal()
-        may_load = (channel.planner_free & self._queue_room & ~loaded & ~checked &
-                    ~self._stop_pending & ~halting & ~desc_faulted)
+        self._loaded = loaded = Signal()
+        self._checked = checked = Signal()
+        # Whether a descriptor may be loaded: registered (but for halting), so that the
+        # registers' wide load enable sees one flip-flop for it. A cycle late for the
+        # planner and the queue coming free; never late to stop a load: a load, STOP and
+        # what makes a descriptor fault are seen as they come.
+        free = Signal()
+        may_load = free & ~halting
         late = self._next_valid & may_load
         early = self._fields_in & self._clean & ~channel.fetched.err & may_load
         with m.If(late):
@@ -291,6 +283,9 @@ class ChainWalker:
                 m.d.sync += loaded.eq(1)
         with m.If(early):
             m.d.sync += [loaded.eq(1), awaiting.eq(1)]
+        m.d.sync += free.eq(channel.planner_free & self._queue_room & ~loaded & ~checked &
+                            ~self._stop_pending & ~regs["CTRL", "STOP"] & ~desc_faulted &
+                            ~(free & (self._next_valid | early)))
         # Loaded only in that cycle: the register of a field loads over software writes.
         real_load = (self._next_ok | early) & may_load
         ch, arriving = self._channel, self._arriving
@@ -341,6 +336,38 @@ class ChainWalker:
                 with m.If(~regs["XFER", "LAST"]):
                     self._request_fetch(m, nxt.next)
 
+        # Halting: a descriptor judged, or loaded and not yet launched, is dropped with the
+        # run (the next START must not launch it, and none is loaded once it is over).
+        with m.If(halting):
+            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0), loaded.eq(0),
+                         checked.eq(0), awaiting.eq(0)]
+
+    def _request_fetch(self, m, addr):
+        m.d.sync += [self._channel.fetch.valid.eq(1), self._fetch_addr.eq(addr),
+                     self._fetching.eq(1)]
+
+    def begin(self, m, fail_now):
+        """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
+        first = self._channel._address("DESC_LO", "DESC_HI")
+        with m.If(self._first_misaligned):
+            fail_now(ErrorCode.BAD_DESCRIPTOR, first)
+        with m.Else():
+            self._request_fetch(m, first)
+            m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
+                         self._next_ok.eq(0),
+                         self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
+                         self._desc_faulted.eq(0)]
+            m.d.comb += self._clear.eq(1)
+            m.next = "SG"
+
+    def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status,
+            err_addr):
+        channel, regs = self._channel, self._regs
+        queue, head = self._queue, self._head
+        desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
+        halting = self._halting
+        loaded, checked = self._loaded, self._checked
+
         # A stale fetch is made again once every descriptor in flight is written back.
         with m.If(self._refetch & ~queue.r_rdy & ~halting):
             m.d.sync += self._refetch.eq(0)
@@ -381,7 +408,7 @@ class ChainWalker:
         # made again in the cycle the queue empties, so before `was_settled`).
         dispatching = loaded | checked
         halted = Signal()
-        m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0))
+        m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0) & ~self._clean_end)
         was_settled = Signal()
         settled = Signal()
         m.d.sync += [was_settled.eq(self._quiet & ~dispatching & ~queue.r_rdy),
@@ -390,9 +417,6 @@ class ChainWalker:
             with m.If(halted):
                 halt_on_error()
                 m.d.comb += self._clear.eq(1)
-                # A descriptor loaded but not yet launched is dropped with the run: the
-                # next START must not launch it.
-                m.d.sync += [loaded.eq(0), checked.eq(0), awaiting.eq(0)]
                 m.next = "IDLE"
         with m.Elif(settled & desc_faulted):
             halt_on_error()

@@ -155,16 +155,22 @@ class DescriptorUnit(wiring.Component):
         announced = Signal()
         sent = Signal(range(beats + 1))      # beats of the write sent
         words = request.payload.words.as_value()
+        # The command is shown from a flip-flop, a cycle after the request comes: the write
+        # port's arbitration, and the mover's write path behind it, do not wait on the
+        # channels' request arbiter. The write's beats and response follow the command.
+        shown = Signal()
         m.d.comb += [
-            cmd.valid.eq(request.valid & ~announced),
+            cmd.valid.eq(shown),
             # A descriptor is 64-byte aligned: the offset is ORed in, no adder.
             cmd.payload.addr.eq(request.payload.addr | WRITEBACK_OFFSET),
             cmd.payload.beats.eq(beats),
-            w.valid.eq(request.valid & (sent != beats)),
+            w.valid.eq((shown | announced) & (sent != beats)),
             w.payload.last.eq(sent == beats - 1),
-            b.ready.eq(request.valid & (sent == beats)),
+            b.ready.eq(announced & (sent == beats)),
             request.ready.eq(b.valid & b.ready),
         ]
+        with m.If(request.valid & ~announced):
+            m.d.sync += shown.eq(1)
         if dw <= _WRITEBACK_BITS:
             # STATUS, then BYTES.
             m.d.comb += [w.payload.data.eq(words.word_select(sent[:max(1, beats - 1).bit_length()], dw)),
@@ -175,7 +181,7 @@ class DescriptorUnit(wiring.Component):
                          w.payload.strb.eq(Const((1 << (_WRITEBACK_BITS // 8)) - 1,
                                                  dw // 8))]
         with m.If(cmd.valid & cmd.ready):
-            m.d.sync += announced.eq(1)
+            m.d.sync += [announced.eq(1), shown.eq(0)]
         with m.If(w.valid & w.ready):
             m.d.sync += sent.eq(sent + 1)
         with m.If(b.valid & b.ready):
