@@ -192,15 +192,22 @@ class ChainWalker:
         m.submodules.results = results = ResetInserter(cleared)(
             SyncFIFO(width=result.size, depth=COMPLETIONS))
         self._results = results
-        counted = Signal(32)            # by the bursts of the descriptor retiring
-        with m.If(channel.retire_valid):
-            m.d.sync += counted.eq(Mux(channel.retire_end, 0, counted + channel.retire_bytes))
+        # The bytes written by the bursts of the descriptor retiring: its total stays there
+        # in the cycle after its final burst, when the queue takes it with `clean_end`.
+        counted = Signal(32)
+        restart = Signal()
+        ended_eop = Signal(reset_less=True)
+        m.d.sync += [
+            restart.eq(channel.retire_valid & channel.retire_end),
+            counted.eq(Mux(restart, 0, counted) +
+                       Mux(channel.retire_valid, channel.retire_bytes, 0)),
+            ended_eop.eq(channel.retire_eop),
+        ]
         with m.If(cleared):
             m.d.sync += counted.eq(0)
-        ended_result = Signal(result, reset_less=True)
-        m.d.sync += [ended_result.bytes.eq(counted + channel.retire_bytes),
-                     ended_result.eop.eq(channel.retire_eop)]
-        m.d.comb += [results.w_en.eq(clean_end), results.w_data.eq(ended_result)]
+        ended_result = result(results.w_data)
+        m.d.comb += [results.w_en.eq(clean_end), ended_result.bytes.eq(counted),
+                     ended_result.eop.eq(ended_eop)]
         done = result(results.r_data)
         self._head_eop = done.eop & head.src_stream
         self._head_bytes = done.bytes
@@ -258,8 +265,10 @@ class ChainWalker:
         run; then it waits in `loaded` for its verdict.
 
         Outside the channel's state machine, so that its decisions do not wait on the
-        state: nothing here starts but in a run (a fetched beat, a judged descriptor, which
-        a run leaves behind it at most, and is then dropped; one loaded).
+        state; nothing here acts outside a run: beats come only for a fetch, which a run
+        waits for before it ends; no descriptor is loaded or checked when it ends; and a
+        judged one it leaves is dropped when halting, or kept from loading until the next
+        START by STOP or a descriptor fault.
         """
         channel, regs = self._channel, self._regs
         queue, nxt = self._queue, self._next
