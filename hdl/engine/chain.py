@@ -129,10 +129,13 @@ class ChainWalker:
         self._next_err = next_err = Signal(ErrorCode)
         self._next_ok = next_ok = Signal()      # next_valid with next_err == NONE, beside it
         self._judged = judged = Signal(ErrorCode)
+        not_owned = beat.data[status_done % dw]
         m.d.comb += judged.eq(
             Mux(read_err | beat.err, ErrorCode.DESC_READ_ERROR,
-                Mux(beat.data[status_done % dw], ErrorCode.NOT_OWNED,
+                Mux(not_owned, ErrorCode.NOT_OWNED,
                     Mux(refused, ErrorCode.BAD_DESCRIPTOR, ErrorCode.NONE))))
+        # Whether it may run, flat (not through the code): it decides a dispatch.
+        self._judged_ok = judged_ok = ~read_err & ~beat.err & ~not_owned & ~refused
         # A ring shorter than the descriptors in flight comes round to one not yet written
         # back: what was fetched is stale. Fetch it again once those in flight are done.
         stale = Signal()
@@ -146,8 +149,7 @@ class ChainWalker:
             with m.If(~verdict):
                 m.d.sync += refetch.eq(1)
             with m.Elif(~awaiting):
-                m.d.sync += [next_valid.eq(1), next_err.eq(judged),
-                             next_ok.eq(judged == ErrorCode.NONE)]
+                m.d.sync += [next_valid.eq(1), next_err.eq(judged), next_ok.eq(judged_ok)]
 
         # -- Descriptors dispatched and not yet written back, oldest first; `ended` of them
         # have had their final burst retire, so their writes are all acknowledged. Their
@@ -266,7 +268,8 @@ class ChainWalker:
 
         Outside the channel's state machine, so that its decisions do not wait on the
         state; nothing here acts outside a run: beats come only for a fetch, which a run
-        waits for before it ends; no descriptor is loaded or checked when it ends; and a
+        waits for before it ends; no descriptor is loaded or checked when it ends, nor
+        waits to be fetched again (that happens as soon as the queue is empty); and a
         judged one it leaves is dropped when halting, or kept from loading until the next
         START by STOP or a descriptor fault.
         """
@@ -310,7 +313,7 @@ class ChainWalker:
             m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
 
         # Loaded early: wait for the verdict; a descriptor that cannot run is dropped.
-        verdict_ok = self._verdict & (self._judged == ErrorCode.NONE)
+        verdict_ok = self._verdict & self._judged_ok
         with m.If(loaded & (~awaiting | verdict_ok)):
             m.d.sync += [loaded.eq(0), checked.eq(1), awaiting.eq(0)]
         with m.If(loaded & awaiting & self._verdict & ~verdict_ok):
@@ -345,11 +348,17 @@ class ChainWalker:
                 with m.If(~regs["XFER", "LAST"]):
                     self._request_fetch(m, nxt.next)
 
+        # A stale fetch is made again once every descriptor in flight is written back.
+        with m.If(self._refetch & ~queue.r_rdy & ~halting):
+            m.d.sync += self._refetch.eq(0)
+            self._request_fetch(m, self._fetch_addr)
+
         # Halting: a descriptor judged, or loaded and not yet launched, is dropped with the
-        # run (the next START must not launch it, and none is loaded once it is over).
+        # run (the next START must not launch it, and none is loaded once it is over), and
+        # so is a fetch to make again.
         with m.If(halting):
             m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0), loaded.eq(0),
-                         checked.eq(0), awaiting.eq(0)]
+                         checked.eq(0), awaiting.eq(0), self._refetch.eq(0)]
 
     def _request_fetch(self, m, addr):
         m.d.sync += [self._channel.fetch.valid.eq(1), self._fetch_addr.eq(addr),
@@ -376,11 +385,6 @@ class ChainWalker:
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting = self._halting
         loaded, checked = self._loaded, self._checked
-
-        # A stale fetch is made again once every descriptor in flight is written back.
-        with m.If(self._refetch & ~queue.r_rdy & ~halting):
-            m.d.sync += self._refetch.eq(0)
-            self._request_fetch(m, self._fetch_addr)
 
         # --- Write-back, in order, of each descriptor whose writes are all acknowledged.
         wb = channel.writeback
