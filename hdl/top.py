@@ -153,7 +153,7 @@ class DMAController(wiring.Component):
             channel.written_err.eq(unit.written.err),
         ]
 
-    def _stream_buffers(self, m, channels, mover):
+    def _stream_buffers(self, m, channels, mover, arbiter):
         """Each channel's stream ports, through buffers of two bursts (engine/streams.py)."""
         cfg = self.config
         # Bursts from and to streams are at most this long (planner.STREAM_MAX_BEATS); a
@@ -172,6 +172,16 @@ class DMAController(wiring.Component):
             wiring.connect(m, egress.m_axis, wiring.flipped(getattr(self, f"m_axis{n}")))
             wiring.connect(m, ingress.beats, mover.ingress[n])
             planner, bursts = channel.planner, channel.planner.bursts
+            # A burst to a stream is offered to the arbiter only while its output buffer
+            # has room for it (the mover reserves it as it takes the burst): waiting there
+            # for the stream, it would keep the other channels' bursts from the mover, one
+            # of which may be the one that lets the stream drain (a device looping one
+            # channel's output into another's input).
+            offered = getattr(arbiter, f"ch{n}")
+            m.d.comb += [
+                offered.valid.eq(bursts.valid & (~bursts.payload.dst_stream | egress.room)),
+                offered.payload.eq(bursts.payload), bursts.ready.eq(offered.ready),
+            ]
             m.d.comb += [
                 ingress.enable.eq(channel.stream_in_enable),
                 planner.avail.eq(ingress.avail), planner.packet_end.eq(ingress.packet_end),
@@ -247,7 +257,8 @@ class DMAController(wiring.Component):
             channel = Channel(cfg, block)
             m.submodules[f"ch{n}"] = channel
             channels.append(channel)
-            wiring.connect(m, channel.planner.bursts, getattr(arbiter, f"ch{n}"))
+            if not cfg.streams:         # (with streams, see _stream_buffers)
+                wiring.connect(m, channel.planner.bursts, getattr(arbiter, f"ch{n}"))
             ours = lambda event: event.valid & (event.channel == n)
             read_fault, write_fault = ours(mover.read_fault), ours(mover.write_fault)
             if cfg.sg:
@@ -267,7 +278,7 @@ class DMAController(wiring.Component):
             ]
         m.d.comb += mover.discard.eq(Cat(c.discard for c in channels))
         if cfg.streams:
-            self._stream_buffers(m, channels, mover)
+            self._stream_buffers(m, channels, mover, arbiter)
         if cfg.req_ack:
             for n, channel in enumerate(channels):
                 m.d.comb += [channel.req.eq(self.req[n]), self.ack[n].eq(channel.ack)]

@@ -83,11 +83,17 @@ def test_fetch_broadcasts_the_descriptor_beats(data_width):
             ctx.set(dut.fetch.valid, 0)
             beats = []
             while not beats or not beats[-1][4]:
-                *_, valid, ch, index, value, err, last = await ctx.tick().sample(
-                    dut.fetched.valid, dut.fetched.channel, dut.fetched.beat.index,
-                    dut.fetched.beat.data, dut.fetched.beat.err, dut.fetched.beat.last)
+                *_, valid, ch, index, value, err, last, penultimate, nonzero = \
+                    await ctx.tick().sample(
+                        dut.fetched.valid, dut.fetched.channel, dut.fetched.beat.index,
+                        dut.fetched.beat.data, dut.fetched.beat.err, dut.fetched.beat.last,
+                        dut.fetched.beat.penultimate, dut.fetched.beat.nonzero)
                 if valid:
                     beats.append((ch, index, value, err, last))
+                    # The flags beside the beat: the one before the last; non-zero words.
+                    assert penultimate == (index == -(-FETCH_BYTES // beat_bytes) - 2)
+                    assert nonzero == sum(1 << j for j in range(data_width // 32)
+                                          if value >> (32 * j) & 0xFFFF_FFFF)
             got.append((addr, beats))
         state["done"] = True
 

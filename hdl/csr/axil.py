@@ -1,6 +1,6 @@
 """AXI4-Lite slave front end of the register file."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,7 +15,8 @@ class AXI4LiteCsrSlave(wiring.Component):
     """Turns AXI4-Lite transactions into register-bus strobes; always answers OKAY.
 
     A write is taken when both AW and W are valid (awready and wready rise together, which
-    the spec allows) and no response is pending, so a bready stall never loses a write.
+    the spec allows) and no response is pending, so a bready stall never loses a write. A
+    read is answered two cycles after it is taken.
     """
 
     def __init__(self, *, addr_width):
@@ -44,9 +45,11 @@ class AXI4LiteCsrSlave(wiring.Component):
         with m.Elif(axil.bready):
             m.d.sync += axil.bvalid.eq(0)
 
-        # Register data arrives registered, one cycle after the strobe, and stays until the
-        # next strobe; none comes while R waits, so it doubles as RDATA.
-        take_read = axil.arvalid & ~axil.rvalid
+        # Register data arrives two cycles after the strobe (the register file decodes the
+        # address into flip-flops first) and stays until the next strobe; none comes while a
+        # read is under way or R waits, so it doubles as RDATA.
+        reading = Signal()
+        take_read = axil.arvalid & ~reading & ~axil.rvalid
         m.d.comb += [
             axil.arready.eq(take_read),
             csr.r_stb.eq(take_read),
@@ -54,7 +57,8 @@ class AXI4LiteCsrSlave(wiring.Component):
             axil.rdata.eq(csr.r_data),
             axil.rresp.eq(0),
         ]
-        with m.If(take_read):
+        m.d.sync += reading.eq(take_read)
+        with m.If(reading):
             m.d.sync += axil.rvalid.eq(1)
         with m.Elif(axil.rready):
             m.d.sync += axil.rvalid.eq(0)

@@ -10,7 +10,8 @@ __all__ = ["CsrSignature"]
 class CsrSignature(wiring.Signature):
     """Word-addressed 32-bit register bus, from the front end's (master's) side.
 
-    A read strobe returns ``r_data`` in the next cycle; a write takes effect at the strobe.
+    A read strobe returns ``r_data`` two cycles later, held until the next read strobe; a
+    write takes effect at the strobe.
     Reads and writes may happen in the same cycle (AXI4-Lite has separate channels).
     """
 

@@ -30,13 +30,21 @@ class RegisterBlock(Elaboratable):
     - ``RW``: the stored value, read by the hardware, which may also load it through
       :meth:`load_of`;
     - ``W``: a one-cycle pulse in the cycle after software writes 1;
-    - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of`.
+    - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of` (they are
+      set in the cycle after).
+
+    Bus side, driven by the register file with decoded selects (bit ``i`` for
+    ``registers[i]``): ``w_sel`` and ``w_lanes`` (one bit per byte) write ``w_data`` in this
+    cycle, as do ``now_sel``, ``now_lanes`` and ``now_data`` for the registers written at
+    the strobe (:meth:`immediate`); ``r_data`` is the value of the registers in ``r_sel``
+    (0 for none).
     """
 
     def __init__(self, registers, *, name, resets=None, absent=()):
         # Registers of features this build leaves out read 0 and ignore writes.
         self.registers = tuple(r for r in registers if r.name not in absent)
         self._fields = {}
+        self._stored = {}
         self._sets = {}
         self._loads = {}
         resets = resets or {}
@@ -45,30 +53,45 @@ class RegisterBlock(Elaboratable):
                 sig_name = f"{name}_{reg.name.lower()}" + ("" if f.name == "VALUE" else
                                                           f"_{f.name.lower()}")
                 init = resets.get(f.reset, 0) if isinstance(f.reset, str) else f.reset
-                self._fields[reg.name, f.name] = Signal(f.width, init=init, name=sig_name)
+                stored = Signal(f.width, init=init, name=sig_name)
+                self._fields[reg.name, f.name] = self._stored[reg.name, f.name] = stored
                 if f.access == "RW1C":
                     self._sets[reg.name, f.name] = Signal(f.width, name=f"{sig_name}_set")
 
         # Bus side, driven by the register file.
-        self.w_stb = Signal()
-        self.w_word = Signal(5)
+        self.w_sel = Signal(len(self.registers), reset_less=True)
+        self.w_lanes = Signal(4)
         self.w_data = Signal(32)
-        self.w_strb = Signal(4)
-        self.r_word = Signal(5)
+        self.now_sel = Signal(len(self.registers))
+        self.now_lanes = Signal(4)
+        self.now_data = Signal(32)
+        self.r_sel = Signal(len(self.registers), reset_less=True)
         self.r_data = Signal(32)
 
     def __getitem__(self, key):
         return self._fields[key]
 
+    @staticmethod
+    def immediate(reg):
+        """Whether ``reg`` is written at the bus strobe (``now_*``), not a cycle later: a
+        register with actions, which pulse in the next cycle from flip-flops, with the bits
+        written beside them in place."""
+        return any(f.access == "W" for f in reg.fields)
+
+    def index(self, reg_name):
+        """The bit of ``reg_name`` in ``w_sel`` and ``r_sel``."""
+        return [r.name for r in self.registers].index(reg_name)
+
     def set_of(self, reg, field):
-        """Pulse bits of this RW1C field high to set them (hardware events)."""
+        """Pulse bits of this RW1C field high to set them in the next cycle (hardware
+        events)."""
         return self._sets[reg, field]
 
     def load_of(self, reg, field):
         """``(enable, value)``: the hardware loads ``value`` into this RW field when
         ``enable`` is high, over a software write in the same cycle."""
         if (reg, field) not in self._loads:
-            sig = self._fields[reg, field]
+            sig = self._stored[reg, field]
             self._loads[reg, field] = (Signal(name=f"{sig.name}_load"),
                                        Signal(len(sig), name=f"{sig.name}_load_value"))
         return self._loads[reg, field]
@@ -78,55 +101,77 @@ class RegisterBlock(Elaboratable):
         value = Const(0, 32)
         for f in reg.fields:
             if f.access != "W":
-                value = value | (self._fields[reg.name, f.name].as_unsigned() << f.lsb)
+                value = value | (self._stored[reg.name, f.name].as_unsigned() << f.lsb)
         return value[:32]
 
     def elaborate(self, platform):
         m = Module()
 
-        with m.Switch(self.r_word):
-            for reg in self.registers:
-                with m.Case(reg.offset // 4):
-                    m.d.comb += self.r_data.eq(self.read_value(reg))
+        # Reads: an AND-OR of the values under their one-hot selects (flip-flops), no
+        # multiplexer behind an address decode.
+        m.d.comb += self.r_data.eq(_any_of(
+            self.r_sel[i].replicate(32) & self.read_value(reg)
+            for i, reg in enumerate(self.registers)))
 
-        for reg in self.registers:
-            write = self.w_stb & (self.w_word == reg.offset // 4)
+        for i, reg in enumerate(self.registers):
+            if self.immediate(reg):
+                sel, lanes, data = self.now_sel[i], self.now_lanes, self.now_data
+            else:
+                sel, lanes, data = self.w_sel[i], self.w_lanes, self.w_data
             for f in reg.fields:
-                sig = self._fields[reg.name, f.name]
+                stored = self._stored[reg.name, f.name]
                 if f.access == "R":
                     continue
                 # Partial byte strobes change only the selected bytes (ABI §2). One enable
-                # per byte lane maps onto the flip-flops' clock enables: no per-bit logic.
+                # per byte lane, from two flip-flops, maps onto the flip-flops' clock
+                # enables: no per-bit logic.
                 bit = f.lsb
-                strobed = Signal(f.width)
+                written = Signal(f.width)       # the bits being written: the data, or 0
                 while bit < f.lsb + f.width:
                     end = min((bit // 8 + 1) * 8, f.lsb + f.width)
-                    lane = slice(bit - f.lsb, end - f.lsb)
-                    lane_write = write & self.w_strb[bit // 8]
+                    bits = slice(bit - f.lsb, end - f.lsb)
+                    lane_write = sel & lanes[bit // 8]
+                    m.d.comb += written[bits].eq(data[bit:end] & lane_write.replicate(end - bit))
                     if f.access == "RW":
                         with m.If(lane_write):
-                            m.d.sync += sig[lane].eq(self.w_data[bit:end])
-                    else:
-                        m.d.comb += strobed[lane].eq(
-                            self.w_data[bit:end] & lane_write.replicate(end - bit))
+                            m.d.sync += stored[bits].eq(data[bit:end])
                     bit = end
                 if (reg.name, f.name) in self._loads:
                     enable, value = self._loads[reg.name, f.name]
                     with m.If(enable):
-                        m.d.sync += sig.eq(value)
+                        m.d.sync += stored.eq(value)
                 if f.access == "W":
                     # Registered: actions reach the channels from a flip-flop, not from the
                     # register-port decode, and the RW bits written alongside are in place.
-                    m.d.sync += sig.eq(strobed)
+                    m.d.sync += stored.eq(written)
                 elif f.access == "RW1C":
-                    m.d.sync += sig.eq((sig & ~strobed) | self._sets[reg.name, f.name])
+                    # The hardware's events are registered first: the logic that decides
+                    # them stays off the register's own (a cycle later for an interrupt).
+                    raised = Signal(f.width, name=f"{stored.name}_raised")
+                    m.d.sync += [raised.eq(self._sets[reg.name, f.name]),
+                                 stored.eq((stored & ~written) | raised)]
         return m
+
+
+def _any_of(values):
+    result = Const(0, 32)
+    for value in values:
+        result = result | value
+    return result
 
 
 class RegisterFile(Elaboratable):
     """Decodes the register bus onto the global block and the channel blocks (ABI §2).
 
-    Read data is registered: the bus sees it in the cycle after the read strobe.
+    Both directions decode the address into one flip-flop per register, so that registers
+    do not see the address decode, the bus handshake and their fan-out in the cycle they
+    change (on iCE40 those took seven LUT levels):
+
+    - a write is registered with its decoded address, then applies in the next cycle; but
+      a register with actions (CTRL) is written at the strobe, so that START pulses in the
+      cycle after it from a flip-flop, as the register-mode launch needs;
+    - a read's select flip-flops pick the value in the next cycle, into ``r_data``, which the
+      bus sees two cycles after the read strobe and which holds until the next one.
     """
 
     def __init__(self, csr, blocks):
@@ -136,21 +181,30 @@ class RegisterFile(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         csr = self._csr
-        word_bits = (regs.CHANNEL_STRIDE // 4).bit_length() - 1
 
-        r_block = csr.r_addr[word_bits:]
+        # Registered: reset-less, as the strobes come from flip-flops with a reset.
+        w_data = Signal(32, reset_less=True)
+        w_lanes = Signal(4)
+        m.d.sync += [w_data.eq(csr.w_data), w_lanes.eq(csr.w_strb & csr.w_stb.replicate(4))]
         for index, block in self._blocks.items():
+            base = index * regs.CHANNEL_STRIDE // 4
             m.d.comb += [
-                block.w_stb.eq(csr.w_stb & (csr.w_addr[word_bits:] == index)),
-                block.w_word.eq(csr.w_addr[:word_bits]),
-                block.w_data.eq(csr.w_data),
-                block.w_strb.eq(csr.w_strb),
-                block.r_word.eq(csr.r_addr[:word_bits]),
+                block.w_data.eq(w_data), block.w_lanes.eq(w_lanes),
+                block.now_data.eq(csr.w_data),
+                block.now_lanes.eq(csr.w_strb & csr.w_stb.replicate(4)),
             ]
-        with m.If(csr.r_stb):
-            m.d.sync += csr.r_data.eq(0)
-            with m.Switch(r_block):
-                for index, block in self._blocks.items():
-                    with m.Case(index):
-                        m.d.sync += csr.r_data.eq(block.r_data)
+            for i, reg in enumerate(block.registers):
+                word = base + reg.offset // 4
+                if block.immediate(reg):
+                    m.d.comb += block.now_sel[i].eq(csr.w_addr == word)
+                else:
+                    m.d.sync += block.w_sel[i].eq(csr.w_addr == word)
+                # Not qualified by the strobe: r_data is taken only after one.
+                m.d.sync += block.r_sel[i].eq(csr.r_addr == word)
+        # Blocks not addressed answer 0: their values are ORed, no block multiplexer. An
+        # address no block has reads 0.
+        answered = Signal()
+        m.d.sync += answered.eq(csr.r_stb)
+        with m.If(answered):
+            m.d.sync += csr.r_data.eq(_any_of(block.r_data for block in self._blocks.values()))
         return m

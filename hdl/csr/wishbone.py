@@ -12,7 +12,8 @@ __all__ = ["WishboneCsrSlave"]
 
 
 class WishboneCsrSlave(wiring.Component):
-    """Answers each classic cycle with one registered ack (reads need that cycle anyway)."""
+    """Answers each classic cycle with one registered ack: a write's in the next cycle, a
+    read's in the one after (the register file's read takes two)."""
 
     def __init__(self, *, addr_width):
         super().__init__({
@@ -25,7 +26,10 @@ class WishboneCsrSlave(wiring.Component):
         wb, csr = self.wb, self.csr
 
         # The strobe of a classic cycle stays up until ack: act only on its first cycle.
+        # A write is acknowledged in the next cycle; a read once its data is there, two
+        # cycles after its strobe.
         busy = Signal()
+        reading = Signal()
         take = wb.cyc & wb.stb & ~busy
         m.d.comb += [
             csr.r_addr.eq(wb.adr), csr.w_addr.eq(wb.adr),
@@ -35,5 +39,7 @@ class WishboneCsrSlave(wiring.Component):
             csr.w_strb.eq(wb.sel),
             wb.dat_r.eq(csr.r_data),
         ]
-        m.d.sync += [wb.ack.eq(take), busy.eq(take)]
+        # (No ack for a read whose cycle the master gave up meanwhile.)
+        m.d.sync += [wb.ack.eq(csr.w_stb | (reading & wb.cyc & wb.stb)), reading.eq(csr.r_stb),
+                     busy.eq(take | reading)]
         return m

@@ -35,6 +35,12 @@ class ChainWalker:
     events and state machine): :meth:`begin` runs in the channel's IDLE state on START,
     :meth:`run` in its SG state, the rest always. See docs/architecture.md.
 
+    The fetched beats come from the descriptor unit's flip-flops, a cycle after the bus. To
+    launch a descriptor no later for it, a descriptor whose transfer fields are in (with the
+    beat carrying CTRL, the one before STATUS) is loaded into the registers at once when
+    the planner is free, before its verdict (the last beat); it is launched only once the
+    verdict says it may run.
+
     Parameters
     ----------
     channel : Channel
@@ -54,7 +60,7 @@ class ChainWalker:
         self._streams = cfg.streams
         aw = cfg.addr_width
 
-        # -- Fetching: one request at a time; `fetching` until its event comes back.
+        # -- Fetching: one request at a time; `fetching` until its last beat comes back.
         self._fetching = fetching = Signal()
         self._fetch_addr = fetch_addr = Signal(aw, reset_less=True)
         fetch = channel.fetch
@@ -66,7 +72,6 @@ class ChainWalker:
         # (at the same bits as in the descriptor; the others stay 0), and what is judged of
         # them before it runs.
         self._next = nxt = Signal(Descriptor, reset_less=True)
-        self._next_addr = next_addr = Signal(aw, reset_less=True)
         self._next_valid = next_valid = Signal()
         beat, take = channel.fetched, channel.fetched_valid
         dw = len(beat.data)
@@ -77,46 +82,74 @@ class ChainWalker:
                 for name in ("next", "src", "dst")]
         kept += [(layout["len"].offset, layout["len"].width),
                  (layout["ctrl"].offset, len(nxt.ctrl.as_value()))]
+        # The beat with CTRL completes the transfer fields; STATUS comes in the next, last,
+        # beat (whole beats up to 128 bits).
+        fields_beat = (layout["ctrl"].offset + len(nxt.ctrl.as_value()) - 1) // dw
+        assert status_done // dw == -(-FETCH_BYTES * 8 // dw) - 1 == fields_beat + 1
+        # `arriving`: the transfer fields as they are once this cycle's beat is kept, for a
+        # load in the cycle the beat with CTRL arrives.
+        self._fields_in = fields_in = take & beat.penultimate
+        self._arriving = arriving = Signal(Descriptor)
+        m.d.comb += arriving.eq(nxt)
         for offset, width in kept:
             for k, beat_bits, bits in _beat_slices(offset, width, dw):
+                field = nxt.as_value()[offset:offset + width][bits]
                 with m.If(take & (beat.index == k)):
-                    m.d.sync += nxt.as_value()[offset:offset + width][bits].eq(
-                        beat.data[beat_bits])
-        # Sticky over a fetch's beats (cleared when it is asked for): a bus error, and
-        # address bits the bus cannot carry (refused, never dropped).
-        read_err = Signal()
-        beyond = {name: Signal(name=f"beyond_{name}") for name in ("next", "src", "dst")}
-        with m.If(take & beat.err):
-            m.d.sync += read_err.eq(1)
-        if aw < 64:
-            for name, flag in beyond.items():
-                for k, beat_bits, _ in _beat_slices(layout[name].offset + aw, 64 - aw, dw):
-                    with m.If(take & (beat.index == k) & beat.data[beat_bits].any()):
-                        m.d.sync += flag.eq(1)
-        self._clear_fetch = [read_err, *beyond.values()]
-        follows = ~nxt.ctrl.last
-        refused = (follows & ((nxt.next[:6] != 0) | beyond["next"])) | \
-            beyond["src"] | beyond["dst"]
-        # The verdict is registered as the last beat arrives, so no check sits on the path
-        # of the dispatch, which loads the transfer registers. All it judges came in earlier
-        # beats but STATUS.DONE, which is in the last one and is read from it.
-        assert status_done // dw == -(-FETCH_BYTES * 8 // dw) - 1
+                    m.d.sync += field.eq(beat.data[beat_bits])
+                if k == fields_beat:
+                    m.d.comb += arriving.as_value()[offset:offset + width][bits].eq(
+                        Mux(fields_in, beat.data[beat_bits], field))
+        # Sticky over a fetch's beats, restarted by its first: a bus error, and address bits
+        # the bus cannot carry (refused, never dropped): on a 32-bit build the high words of
+        # NEXT, SRC and DST, which the beats flag when they are not 0.
+        self._read_err = read_err = Signal()
+        first_beat = take & (beat.index == 0)
+        read_err_now = (read_err & ~first_beat) | (take & beat.err)
+        m.d.sync += read_err.eq(read_err_now)
+        beyond = {name: 0 for name in ("next", "src", "dst")}   # as once this beat is seen
+        if aw == 32:
+            for name in beyond:
+                flag = Signal(name=f"beyond_{name}")
+                high = layout[name].offset + 32
+                hit = take & (beat.index == high // dw) & beat.nonzero[high % dw // 32]
+                with m.If(first_beat):
+                    m.d.sync += flag.eq(0)
+                with m.If(hit):
+                    m.d.sync += flag.eq(1)
+                beyond[name] = flag | hit
+        # Judged for the verdict a cycle ahead, from the fields as they are once the beat
+        # with CTRL is kept (the last one it needs): a misaligned NEXT of a descriptor that
+        # is not the last, address bits beyond the address width.
+        refused = Signal()
+        m.d.sync += refused.eq(
+            (~arriving.ctrl.last & ((arriving.next[:6] != 0) | beyond["next"])) |
+            beyond["src"] | beyond["dst"])
+        # The verdict, as the last beat arrives: all it judges came in earlier beats but
+        # STATUS.DONE, which is in the last one and is read from it.
         self._next_err = next_err = Signal(ErrorCode)
         self._next_ok = next_ok = Signal()      # next_valid with next_err == NONE, beside it
-        judged = Mux(read_err | beat.err, ErrorCode.DESC_READ_ERROR,
-                     Mux(beat.data[status_done % dw], ErrorCode.NOT_OWNED,
-                         Mux(refused, ErrorCode.BAD_DESCRIPTOR, ErrorCode.NONE)))
+        self._judged = judged = Signal(ErrorCode)
+        not_owned = beat.data[status_done % dw]
+        m.d.comb += judged.eq(
+            Mux(read_err | beat.err, ErrorCode.DESC_READ_ERROR,
+                Mux(not_owned, ErrorCode.NOT_OWNED,
+                    Mux(refused, ErrorCode.BAD_DESCRIPTOR, ErrorCode.NONE))))
+        # Whether it may run, flat (not through the code): it decides a dispatch.
+        self._judged_ok = judged_ok = ~read_err & ~beat.err & ~not_owned & ~refused
         # A ring shorter than the descriptors in flight comes round to one not yet written
         # back: what was fetched is stale. Fetch it again once those in flight are done.
         stale = Signal()
+        self._stale = stale
         self._refetch = refetch = Signal()
+        # The verdict of the descriptor loaded early is taken by the dispatch (`run`).
+        self._awaiting = awaiting = Signal()
+        self._verdict = verdict = take & beat.last & ~(stale & ~read_err & ~beat.err)
         with m.If(take & beat.last):
             m.d.sync += fetching.eq(0)
-            with m.If(stale & ~read_err & ~beat.err):
+            with m.If(~verdict):
                 m.d.sync += refetch.eq(1)
-            with m.Else():
-                m.d.sync += [next_addr.eq(fetch_addr), next_valid.eq(1), next_err.eq(judged),
-                             next_ok.eq(judged == ErrorCode.NONE)]
+            with m.Elif(~awaiting):
+                m.d.sync += [next_valid.eq(1), next_err.eq(judged), next_ok.eq(judged_ok)]
 
         # -- Descriptors dispatched and not yet written back, oldest first; `ended` of them
         # have had their final burst retire, so their writes are all acknowledged. Their
@@ -126,38 +159,57 @@ class ChainWalker:
         self._entry = entry = data.StructLayout({
             "addr": unsigned(aw), "irq": unsigned(1), "last": unsigned(1),
             "src_stream": unsigned(1)})
+        # Emptied when a run starts or halts, a cycle later: the reset of the queues and
+        # counters comes from a flip-flop, not from the run's state. Nothing goes in or out
+        # in that cycle (no fetch has returned yet, or nothing is left in flight).
         self._clear = clear = Signal()
-        m.submodules.completions = queue = ResetInserter(clear)(
+        cleared = Signal()
+        m.d.sync += cleared.eq(clear)
+        m.submodules.completions = queue = ResetInserter(cleared)(
             SyncFIFO(width=entry.size, depth=COMPLETIONS))
         self._queue = queue
-        # Whether it takes another, registered from its level and what goes in and out:
-        # no compare on the dispatch path.
+        # Whether it takes another, registered from what goes in and out: it is full next
+        # when it is full or one short and takes one, and none leaves.
         self._queue_room = queue_room = Signal(init=1)
-        m.d.sync += queue_room.eq(clear |
-                                  (queue.level + queue.w_en - queue.r_en != COMPLETIONS))
+        m.d.sync += queue_room.eq(
+            cleared | queue.r_en |
+            (queue_room & ~((queue.level == COMPLETIONS - 1) & queue.w_en)))
         self._ended = ended = Signal(range(COMPLETIONS + 1))
         self._popped = popped = Signal()
         # Once halting, descriptors ending are not complete (their data may have been dropped):
-        # only those that ended before are still written back.
-        clean_end = channel.retire_valid & channel.retire_end & ~halting & ~channel.fault_valid
+        # only those that ended before are still written back. Registered with its result,
+        # a cycle after the retire: the mover's events and faults stay off the queue logic.
+        self._clean_end = clean_end = Signal()
+        m.d.sync += clean_end.eq(channel.retire_valid & channel.retire_end & ~halting &
+                                 ~channel.fault_valid)
         m.d.sync += ended.eq(ended + clean_end - popped)
-        head = entry(queue.r_data)
+        # The oldest descriptor, from a flip-flop (not through the queue's read port): it
+        # stays put from a push or a pop until its write-back is asked for, two cycles later.
+        self._head = head = Signal(entry, reset_less=True)
+        m.d.sync += head.eq(queue.r_data)
         self.head_addr = head.addr
         # What each ended descriptor did, in order: the bytes its bursts wrote (fewer than
         # LEN when a stream source's packet ended first) and whether that ended it.
         self._result = result = data.StructLayout({"bytes": unsigned(32), "eop": unsigned(1)})
-        m.submodules.results = results = ResetInserter(clear)(
+        m.submodules.results = results = ResetInserter(cleared)(
             SyncFIFO(width=result.size, depth=COMPLETIONS))
         self._results = results
-        counted = Signal(32)            # by the bursts of the descriptor retiring
-        with m.If(channel.retire_valid):
-            m.d.sync += counted.eq(Mux(channel.retire_end, 0, counted + channel.retire_bytes))
-        with m.If(clear):
+        # The bytes written by the bursts of the descriptor retiring: its total stays there
+        # in the cycle after its final burst, when the queue takes it with `clean_end`.
+        counted = Signal(32)
+        restart = Signal()
+        ended_eop = Signal(reset_less=True)
+        m.d.sync += [
+            restart.eq(channel.retire_valid & channel.retire_end),
+            counted.eq(Mux(restart, 0, counted) +
+                       Mux(channel.retire_valid, channel.retire_bytes, 0)),
+            ended_eop.eq(channel.retire_eop),
+        ]
+        with m.If(cleared):
             m.d.sync += counted.eq(0)
         ended_result = result(results.w_data)
-        m.d.comb += [results.w_en.eq(clean_end),
-                     ended_result.bytes.eq(counted + channel.retire_bytes),
-                     ended_result.eop.eq(channel.retire_eop)]
+        m.d.comb += [results.w_en.eq(clean_end), ended_result.bytes.eq(counted),
+                     ended_result.eop.eq(ended_eop)]
         done = result(results.r_data)
         self._head_eop = done.eop & head.src_stream
         self._head_bytes = done.bytes
@@ -170,23 +222,27 @@ class ChainWalker:
                      for i in range(COMPLETIONS)]
         held = Signal(COMPLETIONS)           # which of them are in the queue
         tail = Signal(range(COMPLETIONS))
-        head = Signal(range(COMPLETIONS))
+        oldest = Signal(range(COMPLETIONS))
         with m.If(queue.w_en):
             m.d.sync += tail.eq(tail + 1)
             for i, reg in enumerate(in_flight):
                 with m.If(tail == i):
                     m.d.sync += reg.eq(entry(queue.w_data).addr[tag])
         with m.If(queue.r_en):
-            m.d.sync += head.eq(head + 1)
+            m.d.sync += oldest.eq(oldest + 1)
         m.d.sync += held.eq((held | Mux(queue.w_en, 1 << tail, 0)) &
-                            ~Mux(queue.r_en, 1 << head, 0))
-        with m.If(clear):
-            m.d.sync += [held.eq(0), tail.eq(0), head.eq(0)]
+                            ~Mux(queue.r_en, 1 << oldest, 0))
+        with m.If(cleared):
+            m.d.sync += [held.eq(0), tail.eq(0), oldest.eq(0)]
         # Registered (the compares stay off the path of the fetched event): one cycle old,
         # it is never behind on a push, which comes long before the fetch returns; behind
         # on a pop, it costs one more fetch.
         m.d.sync += stale.eq(Cat(held[i] & (reg == fetch_addr[tag])
                                  for i, reg in enumerate(in_flight)).any())
+        # Neither stale nor failed so far, for a load as the transfer fields come in:
+        # registered beside `read_err` (from the beats before), one flip-flop on that path.
+        self._clean = Signal()
+        m.d.sync += self._clean.eq(~stale & ~read_err_now)
         self._wb_busy = Signal()             # a write-back asked for or under way
         self.write_failed = channel.written_valid & channel.written_err
 
@@ -201,10 +257,112 @@ class ChainWalker:
             channel._address("DESC_LO", "DESC_HI")[:6] != 0)
         # Nothing of the run left anywhere: no burst, no fetch, no write-back.
         self._quiet = drained & ~fetching & ~self._wb_busy
+        self._dispatch(m)
+
+    def _dispatch(self, m):
+        """Load the next descriptor into the transfer registers (`loaded`), let the checks
+        and the planner see them a cycle later, as after a register write (`checked`), then
+        plan it. A descriptor is loaded when the planner is free: once judged (`next_valid`),
+        or as its transfer fields are in (`fields_in`) if nothing says yet that it cannot
+        run; then it waits in `loaded` for its verdict.
+
+        Outside the channel's state machine, so that its decisions do not wait on the
+        state; nothing here acts outside a run: beats come only for a fetch, which a run
+        waits for before it ends; no descriptor is loaded or checked when it ends, nor
+        waits to be fetched again (that happens as soon as the queue is empty); and a
+        judged one it leaves is dropped when halting, or kept from loading until the next
+        START by STOP or a descriptor fault.
+        """
+        channel, regs = self._channel, self._regs
+        queue, nxt = self._queue, self._next
+        desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
+        halting, awaiting = self._halting, self._awaiting
+        self._loaded = loaded = Signal()
+        self._checked = checked = Signal()
+        # Whether a descriptor may be loaded: registered (but for halting), so that the
+        # registers' wide load enable sees one flip-flop for it. A cycle late for the
+        # planner and the queue coming free; never late to stop a load: a load, STOP and
+        # what makes a descriptor fault are seen as they come.
+        free = Signal()
+        may_load = free & ~halting
+        late = self._next_valid & may_load
+        early = self._fields_in & self._clean & ~channel.fetched.err & may_load
+        with m.If(late):
+            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0)]
+            with m.If(~self._next_ok):
+                m.d.sync += desc_faulted.eq(1)
+            with m.Else():
+                m.d.sync += loaded.eq(1)
+        with m.If(early):
+            m.d.sync += [loaded.eq(1), awaiting.eq(1)]
+        m.d.sync += free.eq(channel.planner_free & self._queue_room & ~loaded & ~checked &
+                            ~self._stop_pending & ~regs["CTRL", "STOP"] & ~desc_faulted &
+                            ~(free & (self._next_valid | early)))
+        # Loaded only in that cycle: the register of a field loads over software writes.
+        real_load = (self._next_ok | early) & may_load
+        ch, arriving = self._channel, self._arriving
+        values = {("LEN", "VALUE"): arriving.len}
+        for lo, hi, value in (("SRC_LO", "SRC_HI", arriving.src),
+                              ("DST_LO", "DST_HI", arriving.dst),
+                              ("DESC_LO", "DESC_HI", self._fetch_addr)):
+            values[lo, "VALUE"], values[hi, "VALUE"] = value[:32], value[32:64]
+        for f in XFER_FIELDS:
+            values["XFER", f.name] = getattr(arriving.ctrl, f.name.lower())
+        for key in ch._loaded:
+            enable, load_value = regs.load_of(*key)
+            m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
+
+        # Loaded early: wait for the verdict; a descriptor that cannot run is dropped.
+        verdict_ok = self._verdict & self._judged_ok
+        with m.If(loaded & (~awaiting | verdict_ok)):
+            m.d.sync += [loaded.eq(0), checked.eq(1), awaiting.eq(0)]
+        with m.If(loaded & awaiting & self._verdict & ~verdict_ok):
+            m.d.sync += [loaded.eq(0), awaiting.eq(0), desc_faulted.eq(1)]
+
+        current = ch._address("DESC_LO", "DESC_HI")
+        # The fault's code and address follow the descriptor being judged until a fault
+        # freezes them (no dispatch after it): the dispatch decision is not their enable.
+        # The address is the one fetched last, which no fetch replaces before a dispatch.
+        with m.If(~desc_faulted):
+            with m.If(checked):
+                m.d.sync += [desc_fault.eq(ErrorCode.BAD_DESCRIPTOR),
+                             self._desc_fault_addr.eq(current)]
+            with m.Else():
+                m.d.sync += [desc_fault.eq(Mux(awaiting, self._judged, self._next_err)),
+                             self._desc_fault_addr.eq(self._fetch_addr)]
+        with m.If(checked):
+            m.d.sync += checked.eq(0)
+            with m.If(self._bad):
+                m.d.sync += desc_faulted.eq(1)
+            with m.Elif(~halting):
+                pushed = self._entry(queue.w_data)
+                channel.launch(m)
+                m.d.comb += [
+                    queue.w_en.eq(1),
+                    pushed.addr.eq(current), pushed.irq.eq(regs["XFER", "IRQ"]),
+                    pushed.last.eq(regs["XFER", "LAST"]),
+                    pushed.src_stream.eq(regs["XFER", "SRC_MODE"] == AddressMode.STREAM),
+                ]
+                # Prefetch as it is planned, never past LAST. (The next descriptor's fields
+                # replace this one's in `nxt` from here on.)
+                with m.If(~regs["XFER", "LAST"]):
+                    self._request_fetch(m, nxt.next)
+
+        # A stale fetch is made again once every descriptor in flight is written back.
+        with m.If(self._refetch & ~queue.r_rdy & ~halting):
+            m.d.sync += self._refetch.eq(0)
+            self._request_fetch(m, self._fetch_addr)
+
+        # Halting: a descriptor judged, or loaded and not yet launched, is dropped with the
+        # run (the next START must not launch it, and none is loaded once it is over), and
+        # so is a fetch to make again.
+        with m.If(halting):
+            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0), loaded.eq(0),
+                         checked.eq(0), awaiting.eq(0), self._refetch.eq(0)]
 
     def _request_fetch(self, m, addr):
         m.d.sync += [self._channel.fetch.valid.eq(1), self._fetch_addr.eq(addr),
-                     self._fetching.eq(1), *(flag.eq(0) for flag in self._clear_fetch)]
+                     self._fetching.eq(1)]
 
     def begin(self, m, fail_now):
         """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
@@ -223,67 +381,10 @@ class ChainWalker:
     def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status,
             err_addr):
         channel, regs = self._channel, self._regs
-        queue, head = self._queue, self._entry(self._queue.r_data)
-        nxt, desc_fault, desc_faulted = self._next, self._desc_fault, self._desc_faulted
+        queue, head = self._queue, self._head
+        desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting = self._halting
-
-        # --- Dispatch: load the next descriptor into the transfer registers, let the checks
-        # and the planner see them a cycle later (as after a register write), then plan it.
-        step = Signal(range(3))
-        may_load = (channel.planner_free & self._queue_room & (step == 0) &
-                    ~self._stop_pending & ~halting & ~desc_faulted)
-        load = self._next_valid & may_load
-        with m.If(load):
-            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0)]
-            with m.If(~self._next_ok):
-                m.d.sync += desc_faulted.eq(1)
-            with m.Else():
-                m.d.sync += step.eq(1)
-                with m.If(~nxt.ctrl.last):
-                    self._request_fetch(m, nxt.next)        # prefetch, never past LAST
-        # Loaded only in that cycle: the register of a field loads over software writes.
-        real_load = self._next_ok & may_load
-        ch = self._channel
-        values = {("LEN", "VALUE"): nxt.len}
-        for lo, hi, value in (("SRC_LO", "SRC_HI", nxt.src), ("DST_LO", "DST_HI", nxt.dst),
-                              ("DESC_LO", "DESC_HI", self._next_addr)):
-            values[lo, "VALUE"], values[hi, "VALUE"] = value[:32], value[32:64]
-        for f in XFER_FIELDS:
-            values["XFER", f.name] = getattr(nxt.ctrl, f.name.lower())
-        for key in ch._loaded:
-            enable, load_value = regs.load_of(*key)
-            m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
-
-        current = ch._address("DESC_LO", "DESC_HI")
-        # The fault's code and address follow the descriptor being judged until a fault
-        # freezes them (no dispatch after it): the dispatch decision is not their enable.
-        with m.If(~desc_faulted):
-            with m.If(step == 2):
-                m.d.sync += [desc_fault.eq(ErrorCode.BAD_DESCRIPTOR),
-                             self._desc_fault_addr.eq(current)]
-            with m.Else():
-                m.d.sync += [desc_fault.eq(self._next_err),
-                             self._desc_fault_addr.eq(self._next_addr)]
-        with m.If(step == 1):
-            m.d.sync += step.eq(2)
-        with m.If(step == 2):
-            m.d.sync += step.eq(0)
-            with m.If(self._bad):
-                m.d.sync += desc_faulted.eq(1)
-            with m.Elif(~halting):
-                pushed = self._entry(queue.w_data)
-                channel.launch(m)
-                m.d.comb += [
-                    queue.w_en.eq(1),
-                    pushed.addr.eq(current), pushed.irq.eq(regs["XFER", "IRQ"]),
-                    pushed.last.eq(regs["XFER", "LAST"]),
-                    pushed.src_stream.eq(regs["XFER", "SRC_MODE"] == AddressMode.STREAM),
-                ]
-
-        # A stale fetch is made again once every descriptor in flight is written back.
-        with m.If(self._refetch & ~queue.r_rdy & ~halting):
-            m.d.sync += self._refetch.eq(0)
-            self._request_fetch(m, self._fetch_addr)
+        loaded, checked = self._loaded, self._checked
 
         # --- Write-back, in order, of each descriptor whose writes are all acknowledged.
         wb = channel.writeback
@@ -311,20 +412,24 @@ class ChainWalker:
         # --- Halting: after an error or ABORT once nothing is left in flight and the
         # descriptors complete before it are written back; after STOP or a descriptor that
         # cannot run once every descriptor dispatched is complete.
-        # Settled is registered, a cycle late, so the halt comes from flip-flops on its way
-        # into ERR_CODE and ERR_ADDR, not from the whole run's state. Only a dispatch (`step`)
-        # or a fetch can start in that cycle: both are looked at as they are now (a run's
-        # first cycle, with `was_settled` left from the last, has its first fetch under way).
+        # Both are registered, so the halt comes from flip-flops on its way into ERR_CODE,
+        # ERR_ADDR and the queues' reset, not from the whole run's state. Once halting
+        # nothing starts, so what was quiet stays so. (A run's first cycle, with `settled`
+        # left from the last, has its first fetch under way and STOP and faults cleared.)
+        # `settled` takes a second cycle to see whether a dispatch or a fetch started in the
+        # first: neither can then (a fault or STOP stops dispatching, and a stale fetch is
+        # made again in the cycle the queue empties, so before `was_settled`).
+        dispatching = loaded | checked
+        halted = Signal()
+        m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0) & ~self._clean_end)
         was_settled = Signal()
-        m.d.sync += was_settled.eq(self._quiet & (step == 0) & ~queue.r_rdy)
-        settled = was_settled & (step == 0) & ~self._fetching
+        settled = Signal()
+        m.d.sync += [was_settled.eq(self._quiet & ~dispatching & ~queue.r_rdy),
+                     settled.eq(was_settled & ~dispatching & ~self._fetching)]
         with m.If(halting):
-            with m.If(self._quiet & (self._ended == 0)):
+            with m.If(halted):
                 halt_on_error()
                 m.d.comb += self._clear.eq(1)
-                # A descriptor loaded but not yet launched is dropped with the run: the
-                # next START must not launch it.
-                m.d.sync += step.eq(0)
                 m.next = "IDLE"
         with m.Elif(settled & desc_faulted):
             halt_on_error()

@@ -1,6 +1,6 @@
 """The scatter-gather descriptor unit: fetches descriptors and writes completions back."""
 
-from amaranth.hdl import Const, Module, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -27,10 +27,14 @@ def FetchRequest(addr_width, channels):
 
 def FetchBeat(data_width):
     """One beat of a fetch: ``index`` counts the beats from the descriptor's first byte;
-    ``err`` is the bus's answer to it; ``last`` ends the fetch."""
+    ``err`` is the bus's answer to it; ``last`` ends the fetch, ``penultimate`` comes before
+    the last; ``nonzero`` has a bit per 32-bit word of ``data``, set when the word is not 0.
+    (The last two spare the channels a compare and a wide OR behind the beat's register.)"""
     beats = -(-FETCH_BYTES * 8 // data_width)
     return data.StructLayout({"index": range(beats), "data": unsigned(data_width),
-                              "err": unsigned(1), "last": unsigned(1)})
+                              "err": unsigned(1), "last": unsigned(1),
+                              "penultimate": unsigned(1),
+                              "nonzero": unsigned(data_width // 32)})
 
 
 def FetchEvent(data_width, channels):
@@ -62,8 +66,8 @@ class DescriptorUnit(wiring.Component):
     handshake. A channel keeps the fields of a descriptor it needs as their beats pass:
     nothing here holds a whole descriptor.
 
-    A fetch request goes straight out as the read command, and its beats go out as they
-    come: the descriptor that starts a chain costs no cycle here.
+    A fetch request goes straight out as the read command, and its beats go out a cycle
+    after the bus, from flip-flops.
 
     Parameters
     ----------
@@ -73,7 +77,7 @@ class DescriptorUnit(wiring.Component):
     -------
     fetch : In(stream of FetchRequest)
     fetched : Out(FetchEvent)
-        The beats of the fetch under way.
+        The beats of the fetch under way, a cycle after the bus.
     writeback : In(stream of WritebackRequest)
     written : Out(WritebackEvent)
     read, write : neutral memory ports, to share the bus with the data mover
@@ -100,28 +104,46 @@ class DescriptorUnit(wiring.Component):
 
     def _fetcher(self, m):
         cmd, r = self.read.cmd, self.read.r
-        busy = Signal()
-        channel = Signal.like(self.fetch.payload.channel, reset_less=True)
-        index = Signal(range(self._read_beats))
         request = self.fetch
+        busy = Signal()
+        # A request is taken whenever no fetch is under way: its ready comes from a
+        # flip-flop, not from the read port's arbitration, so the channels' arbiter and
+        # their request registers do not wait on the bus. Its command goes out in the same
+        # cycle; one the port does not take then is shown again from the register.
+        unsent = Signal()
+        addr = Signal.like(request.payload.addr, reset_less=True)
+        channel = Signal.like(request.payload.channel, reset_less=True)
+        index = Signal(range(self._read_beats))
+        take = request.valid & ~busy
         m.d.comb += [
-            cmd.valid.eq(request.valid & ~busy),
-            cmd.payload.addr.eq(request.payload.addr), cmd.payload.beats.eq(self._read_beats),
-            request.ready.eq(cmd.ready & ~busy),
+            request.ready.eq(~busy),
+            cmd.valid.eq(take | unsent),
+            cmd.payload.addr.eq(Mux(unsent, addr, request.payload.addr)),
+            cmd.payload.beats.eq(self._read_beats),
             r.ready.eq(busy),
         ]
-        with m.If(request.valid & request.ready):
-            m.d.sync += [busy.eq(1), index.eq(0), channel.eq(request.payload.channel)]
+        m.d.sync += unsent.eq(cmd.valid & ~cmd.ready)
+        with m.If(take):
+            m.d.sync += [busy.eq(1), index.eq(0), channel.eq(request.payload.channel),
+                         addr.eq(request.payload.addr)]
         with m.If(r.valid & r.ready):
             m.d.sync += index.eq(index + 1)
             with m.If(r.payload.last):
                 m.d.sync += busy.eq(0)
+        # The beats go out registered: the channels keep fields and judge the descriptor
+        # from flip-flops, not through the read port's routing of R.
         beat = self.fetched.beat
-        m.d.comb += [
+        data_q = Signal.like(r.payload.data, reset_less=True)
+        nonzero = Signal.like(beat.nonzero, reset_less=True)
+        words = r.payload.data.shape().width // 32
+        m.d.sync += [
             self.fetched.valid.eq(r.valid & r.ready), self.fetched.channel.eq(channel),
-            beat.index.eq(index), beat.data.eq(r.payload.data), beat.err.eq(r.payload.err),
+            beat.index.eq(index), data_q.eq(r.payload.data), beat.err.eq(r.payload.err),
             beat.last.eq(r.payload.last),
+            beat.penultimate.eq(index == self._read_beats - 2),
+            nonzero.eq(Cat(r.payload.data.word_select(j, 32).any() for j in range(words))),
         ]
+        m.d.comb += [beat.data.eq(data_q), beat.nonzero.eq(nonzero)]
 
     def _writer(self, m):
         # The request stays on `writeback` (taken only with its response): its address and
@@ -133,16 +155,22 @@ class DescriptorUnit(wiring.Component):
         announced = Signal()
         sent = Signal(range(beats + 1))      # beats of the write sent
         words = request.payload.words.as_value()
+        # The command is shown from a flip-flop, a cycle after the request comes: the write
+        # port's arbitration, and the mover's write path behind it, do not wait on the
+        # channels' request arbiter. The write's beats and response follow the command.
+        shown = Signal()
         m.d.comb += [
-            cmd.valid.eq(request.valid & ~announced),
+            cmd.valid.eq(shown),
             # A descriptor is 64-byte aligned: the offset is ORed in, no adder.
             cmd.payload.addr.eq(request.payload.addr | WRITEBACK_OFFSET),
             cmd.payload.beats.eq(beats),
-            w.valid.eq(request.valid & (sent != beats)),
+            w.valid.eq((shown | announced) & (sent != beats)),
             w.payload.last.eq(sent == beats - 1),
-            b.ready.eq(request.valid & (sent == beats)),
+            b.ready.eq(announced & (sent == beats)),
             request.ready.eq(b.valid & b.ready),
         ]
+        with m.If(request.valid & ~announced):
+            m.d.sync += shown.eq(1)
         if dw <= _WRITEBACK_BITS:
             # STATUS, then BYTES.
             m.d.comb += [w.payload.data.eq(words.word_select(sent[:max(1, beats - 1).bit_length()], dw)),
@@ -153,7 +181,7 @@ class DescriptorUnit(wiring.Component):
                          w.payload.strb.eq(Const((1 << (_WRITEBACK_BITS // 8)) - 1,
                                                  dw // 8))]
         with m.If(cmd.valid & cmd.ready):
-            m.d.sync += announced.eq(1)
+            m.d.sync += [announced.eq(1), shown.eq(0)]
         with m.If(w.valid & w.ready):
             m.d.sync += sent.eq(sent + 1)
         with m.If(b.valid & b.ready):
