@@ -222,7 +222,8 @@ class BurstPlanner(wiring.Component):
         width = len(bound[0])
 
         def page_bound(addr):
-            """The beats to the page end from ``addr``, if fewer than the limit."""
+            """Whether the page ends within the limit from ``addr``, and the beats to its
+            end (as wide as the bounds: right when it does)."""
             page_beats = 1 << (PAGE_BITS - shift)
             offset = addr[shift:PAGE_BITS]
             near = Mux(short, offset > page_beats - short_max,
