@@ -30,8 +30,7 @@ class RegisterBlock(Elaboratable):
     - ``RW``: the stored value, read by the hardware, which may also load it through
       :meth:`load_of`;
     - ``W``: a one-cycle pulse in the cycle after software writes 1;
-    - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of` (they are
-      set in the cycle after).
+    - ``RW1C``: the stored value; the hardware raises bits through :meth:`set_of`.
 
     Bus side, driven by the register file with decoded selects (bit ``i`` for
     ``registers[i]``): ``w_sel`` and ``w_lanes`` (one bit per byte) write ``w_data`` in this
@@ -83,8 +82,7 @@ class RegisterBlock(Elaboratable):
         return [r.name for r in self.registers].index(reg_name)
 
     def set_of(self, reg, field):
-        """Pulse bits of this RW1C field high to set them in the next cycle (hardware
-        events)."""
+        """Pulse bits of this RW1C field high to set them (hardware events)."""
         return self._sets[reg, field]
 
     def load_of(self, reg, field):
@@ -145,11 +143,9 @@ class RegisterBlock(Elaboratable):
                     # register-port decode, and the RW bits written alongside are in place.
                     m.d.sync += stored.eq(written)
                 elif f.access == "RW1C":
-                    # The hardware's events are registered first: the logic that decides
-                    # them stays off the register's own (a cycle later for an interrupt).
-                    raised = Signal(f.width, name=f"{stored.name}_raised")
-                    m.d.sync += [raised.eq(self._sets[reg.name, f.name]),
-                                 stored.eq((stored & ~written) | raised)]
+                    # The channels raise events from flip-flops already; one more stage here
+                    # would let IRQ_STATUS and `irq` trail STATUS by two cycles.
+                    m.d.sync += stored.eq((stored & ~written) | self._sets[reg.name, f.name])
         return m
 
 
