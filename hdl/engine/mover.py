@@ -203,11 +203,16 @@ class DataMover(wiring.Component):
         reads = burst.reads[:count.width] if unaligned else beats
         # A burst that reads nothing (its beats are all in the carry) sends no command, and
         # neither does one that reads from a stream buffer.
-        no_read = (reads == 0) if unaligned else 0
-        no_command = (no_read | burst.src_stream) if streams else no_read
+        no_read = (reads == 0) if unaligned else Const(0)
+        no_command = Signal(attrs={"keep": 1})
+        m.d.comb += no_command.eq((no_read | burst.src_stream) if streams else no_read)
         cmd = self.read.cmd
-        # What the decision needs besides the burst is all in flip-flops.
-        can_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
+        # What the decision needs besides the burst is all in flip-flops. Whether the burst
+        # can be taken, and whether it needs a command, are worked out apart (`keep`): ABC
+        # would otherwise chain one through the other, and everything taking a burst does
+        # waits for them.
+        can_take = Signal(attrs={"keep": 1})
+        ready_to_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
         may_read = Const(1)
         take = Signal()
         channel = self.bursts.payload.channel
@@ -215,24 +220,29 @@ class DataMover(wiring.Component):
             # A burst to a stream first reserves room for its beats in the channel's buffer
             # (one that writes none waits for room too, and reserves nothing).
             to_buffer = burst.dst_stream
-            can_take &= ~to_buffer | self.egress_room.bit_select(channel, 1)
+            ready_to_take &= ~to_buffer | self.egress_room.bit_select(channel, 1)
             # R is never back-pressured (the Wishbone adapter cannot hold a beat), so no read
             # is asked for while a burst from a stream buffer waits in the read queue: its
             # beats go into the FIFO first, and they are there, so the wait is short. Such
             # bursts are counted a cycle after they are taken (no burst is taken then), and
             # whether there are any is a flip-flop beside the count.
-            from_buffer = burst.src_stream & ~no_read
             buffer_reads = Signal(range(self._outstanding + 2))
             may_read = Signal(init=1)               # buffer_reads == 0
-            took_from_buffer = Signal()
-            m.d.sync += took_from_buffer.eq(take & from_buffer)
+            # (The burst is still shown in the cycle it is taken: what it is is registered
+            # every cycle, and `took` says whether it was taken.)
+            from_buffer = Signal(reset_less=True)
+            m.d.sync += from_buffer.eq(burst.src_stream & ~no_read)
+            took_from_buffer = took & from_buffer
         m.d.comb += [
+            can_take.eq(ready_to_take),
             cmd.valid.eq(can_take & may_read & ~no_command),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
             cmd.payload.fixed.eq(burst.src_fixed),
-            take.eq(can_take & Mux(no_command, 1, may_read & cmd.ready)),
+            take.eq(can_take & (no_command | (may_read & cmd.ready))),
             self.bursts.ready.eq(take),
-            read_queue.w_en.eq(take & ~no_read),
+            # (Not `take & ~no_read`: a LUT from the same inputs as `take`, not after it.)
+            read_queue.w_en.eq(can_take & ~no_read &
+                               ((burst.src_stream if streams else 0) | (may_read & cmd.ready))),
             write_queue.w_en.eq(take),
         ]
         rq_in = read_info(read_queue.w_data)
@@ -292,9 +302,14 @@ class DataMover(wiring.Component):
             first_read = Signal(init=1)
             last_read_next = Signal()
             ingress = Array(self.ingress)[head.channel]
-            from_buffer_now = read_queue.r_rdy & head.stream & ingress.valid
+            # Both halves of the decision come from flip-flops in a LUT each, kept apart
+            # (`keep`) so that the FIFOs' enables follow them at the next level.
+            from_buffer_now = Signal(attrs={"keep": 1})
+            buffer_last = Signal(attrs={"keep": 1})
+            m.d.comb += [from_buffer_now.eq(read_queue.r_rdy & head.stream & ingress.valid),
+                         buffer_last.eq(Mux(first_read, head.one_read, last_read_next))]
             got = r_valid | from_buffer_now
-            done = r_end | (from_buffer_now & Mux(first_read, head.one_read, last_read_next))
+            done = r_end | (from_buffer_now & buffer_last)
             beat_data = Mux(head.stream, ingress.payload, r_data)
             beat_err = r_err & ~head.stream
             with m.If(got):
@@ -324,10 +339,14 @@ class DataMover(wiring.Component):
                     read_fault.addr.eq(Mux(head.fixed, head.src,
                                            head.src + (beat_index << shift))),
                 ]
+        # A burst wholly read is announced to the write side a cycle later, from flip-flops.
+        read_end = Signal()
+        read_end_err = Signal(reset_less=True)
+        m.d.sync += [read_end.eq(done), read_end_err.eq(burst_err | beat_err)]
+        m.d.comb += [read_queue.r_en.eq(done),
+                     read_done.w_en.eq(read_end), read_done.w_data.eq(read_end_err)]
         with m.If(done):
             m.d.sync += [beat_index.eq(0), burst_err.eq(0)]
-            m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
-                         read_done.w_data.eq(burst_err | beat_err)]
 
         # --- Write issue: once a burst is wholly read, announce it (or drop it). The next
         # burst to write is first taken out of the queues into registers, so the decision
@@ -517,7 +536,8 @@ class DataMover(wiring.Component):
         b = self.write.b
         resp = resp_info(resp_queue.r_data)
         answered = b.valid & b.ready
-        retiring = Signal()
+        # Worked out from the head's flags and B's valid, apart (`keep`) from `b.ready`.
+        retiring = Signal(attrs={"keep": 1})
         if streams:
             stream_done = Signal(range(self._queued + 1))
             # Whether any is, registered beside the count: no compare on the path from a
@@ -526,15 +546,16 @@ class DataMover(wiring.Component):
             stream_retire = resp_queue.r_rdy & resp.stream & any_stream_done
             stream_done_next = Signal.like(stream_done)
             m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip & ~resp.stream),
-                         retiring.eq(answered | stream_retire |
-                                     (resp_queue.r_rdy & resp.skip)),
+                         retiring.eq(resp_queue.r_rdy &
+                                     Mux(resp.skip, 1, Mux(resp.stream, any_stream_done,
+                                                           b.valid))),
                          stream_done_next.eq(stream_done + (w_push.any() & w_last) -
                                              stream_retire)]
             m.d.sync += [stream_done.eq(stream_done_next),
                          any_stream_done.eq(stream_done_next != 0)]
         else:
             m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip),
-                         retiring.eq(answered | (resp_queue.r_rdy & resp.skip))]
+                         retiring.eq(resp_queue.r_rdy & (resp.skip | b.valid))]
         m.d.comb += resp_queue.r_en.eq(retiring)
         with m.If(retiring):
             m.d.comb += [
