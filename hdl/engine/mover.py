@@ -145,8 +145,10 @@ class DataMover(wiring.Component):
                        "split": lane, "first_lane": lane, "last_lane": lane} \
             if unaligned else {}
         # With streams: a burst reads its beats from a stream buffer (``stream``, knowing the
-        # index of its last), or writes them to one (``stream``); ``eop`` as in the Burst.
-        read_streams = {"last_read": count} if streams else {}
+        # index of the beat before its last, so no adder is needed to see the last coming:
+        # with one beat, an index no beat has), or writes them to one (``stream``); ``eop`` as
+        # in the Burst.
+        read_streams = {"before_last": count} if streams else {}
         write_streams = {"stream": unsigned(1), "eop": unsigned(1)} if streams else {}
         # The fields of a queue's head that steer its handshakes come first: the queues keep
         # them out of block RAM (see BufferedFifo's ``fast``).
@@ -263,7 +265,7 @@ class DataMover(wiring.Component):
             ]
         if streams:
             m.d.comb += [
-                rq_in.stream.eq(burst.src_stream), rq_in.last_read.eq(reads - 1),
+                rq_in.stream.eq(burst.src_stream), rq_in.before_last.eq(reads - 2),
                 rq_in.one_read.eq(reads == 1),
                 wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
                 self.egress_reserve.eq(Mux(take & to_buffer, 1 << channel, 0)),
@@ -314,7 +316,7 @@ class DataMover(wiring.Component):
             beat_err = r_err & ~head.stream
             with m.If(got):
                 m.d.sync += [first_read.eq(done),
-                             last_read_next.eq(beat_index + 1 == head.last_read)]
+                             last_read_next.eq(beat_index == head.before_last)]
             m.d.comb += r.ready.eq(read_queue.r_rdy & ~head.stream)
             for n, port in enumerate(self.ingress):
                 m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
@@ -331,14 +333,13 @@ class DataMover(wiring.Component):
         m.d.comb += [data_fifo.w_en.eq(got),
                      data_fifo.w_data.eq(rotate_lanes(beat_data, head.rotate, lanes)
                                          if unaligned else beat_data)]
+        # (The fault's fields are given whether or not there is one: only `valid` then waits
+        # for the beat.)
+        m.d.comb += [read_fault.valid.eq(got & beat_err), read_fault.channel.eq(head.channel),
+                     read_fault.addr.eq(Mux(head.fixed, head.src,
+                                            head.src + (beat_index << shift)))]
         with m.If(got):
             m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | beat_err)]
-            with m.If(beat_err):
-                m.d.comb += [
-                    read_fault.valid.eq(1), read_fault.channel.eq(head.channel),
-                    read_fault.addr.eq(Mux(head.fixed, head.src,
-                                           head.src + (beat_index << shift))),
-                ]
         # A burst wholly read is announced to the write side a cycle later, from flip-flops.
         read_end = Signal()
         read_end_err = Signal(reset_less=True)
@@ -380,9 +381,10 @@ class DataMover(wiring.Component):
         drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
         # A burst that writes nothing (it only reads ahead) is skipped, like a dropped one.
         writes = ~next_skip & ~self.discard.bit_select(next_burst.channel, 1)
+        # A burst starts once the command before it has left (not in the cycle it leaves:
+        # `start` is then made of flip-flops only; bursts start every other cycle at most).
         start = Signal()
-        m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
-                             beat_plans.w_rdy & resp_queue.w_rdy)
+        m.d.comb += start.eq(next_valid & ~wcmd.valid & beat_plans.w_rdy & resp_queue.w_rdy)
         with m.If(start):
             m.d.sync += next_valid.eq(0)
         plan_in = beat_plan(beat_plans.w_data)
@@ -564,8 +566,6 @@ class DataMover(wiring.Component):
             ]
             if streams:
                 m.d.comb += retire.eop.eq(resp.eop)
-            with m.If(answered & b.payload.err):
-                m.d.comb += [write_fault.valid.eq(1),
-                             write_fault.channel.eq(resp.channel),
-                             write_fault.addr.eq(resp.dst)]
+        m.d.comb += [write_fault.valid.eq(answered & b.payload.err),
+                     write_fault.channel.eq(resp.channel), write_fault.addr.eq(resp.dst)]
         return m
