@@ -52,7 +52,8 @@ class DataMover(wiring.Component):
     per cycle without gaps.
 
     Bursts of a channel in ``discard`` (halting after an error), and bursts whose read failed,
-    are dropped from the FIFO without being written. Every burst is retired exactly once.
+    are dropped from the FIFO without being written. Every burst is retired exactly once, in
+    the order they were taken.
 
     With ``unaligned``, the bursts come from planners of byte-granular transfers and the
     realigner (:mod:`.realigner`) sits on both sides of the FIFO: a burst may then read one
@@ -176,14 +177,15 @@ class DataMover(wiring.Component):
                                                       depth=self._fifo_depth)
         # A buffered FIFO of depth n + 1 keeps n entries in memory and one in its output
         # register: with n a power of two its pointers wrap for free.
+        steer_bits = lambda fields: data.StructLayout(fields).size
         m.submodules.read_queue = read_queue = BufferedFifo(
-            width=read_info.size, depth=self._outstanding + 1, fast=data.StructLayout(read_steer).size)
+            width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer))
         m.submodules.write_queue = write_queue = BufferedFifo(
-            width=write_info.size, depth=self._queued + 1, fast=data.StructLayout(write_steer).size)
+            width=write_info.size, depth=self._queued + 1, fast=steer_bits(write_steer))
         m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1)
         m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4)
         m.submodules.resp_queue = resp_queue = BufferedFifo(
-            width=resp_info.size, depth=self._outstanding + 1, fast=data.StructLayout(resp_steer).size)
+            width=resp_info.size, depth=self._outstanding + 1, fast=steer_bits(resp_steer))
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
         # The command is the granted burst itself, not a copy in another register: one cycle
@@ -292,7 +294,8 @@ class DataMover(wiring.Component):
         r_end = Signal()            # r_valid and the burst's last beat
         r_data = Signal(self._data_width, reset_less=True)
         r_err = Signal(reset_less=True)
-        m.d.sync += [r_valid.eq(r.valid & r.ready), r_end.eq(r.valid & r.ready & r.payload.last),
+        m.d.sync += [r_valid.eq(r.valid & r.ready),
+                     r_end.eq(r.valid & r.ready & r.payload.last),
                      r_data.eq(r.payload.data), r_err.eq(r.payload.err)]
         got = r_valid               # a beat goes into the FIFO
         done = r_end                # and it is its burst's last
@@ -442,9 +445,9 @@ class DataMover(wiring.Component):
         # (`w_push`, a bit per channel: always taken, its room was reserved, so it is gone in
         # the next cycle).
         w_mem = Signal()
-        w_push = Signal(self._channels if streams else 1)
         m.d.comb += w.valid.eq(w_mem)
         if streams:
+            w_push = Signal(self._channels)
             writing_stream = Signal(reset_less=True)
             writing_eop = Signal(reset_less=True)
             m.d.comb += [self.egress_push.eq(w_push),
@@ -472,7 +475,8 @@ class DataMover(wiring.Component):
                      w.payload.strb.eq(w_strb if unaligned else -1)]
         with m.If(w.ready):
             m.d.sync += w_mem.eq(0)
-        m.d.sync += w_push.eq(0)
+        if streams:
+            m.d.sync += w_push.eq(0)
         with m.If(send):
             m.d.sync += w_last.eq(next_is_last)
             if streams:

@@ -189,10 +189,11 @@ class StreamEgress(wiring.Component):
         # flip-flops, so the count's adder starts from registers and nothing of the
         # handshakes of this cycle reaches it, nor the flags after it. Reservations count a
         # cycle late: the mover takes a burst every other cycle at most, so `room` is current
-        # at the next. A flush's place counts a cycle late too: `room` and `spare` are down
-        # in the cycle it is not yet counted. Places given back (a beat sent on, a beat
-        # held, a burst cancelled) count two cycles late, summed in a register first: they
-        # only hold `room` back, and the count's adder has one operand fewer.
+        # at the next. A flush's place counts a cycle late too: until it does, `room` and
+        # `spare` ask for one place more (so `room` never falls while a burst waits for
+        # it). Places given back (a beat sent on, a beat held, a burst cancelled) count two
+        # cycles late, summed in a register first: they only hold `room` back, and the
+        # count's adder has one operand fewer.
         credits = Signal(range(self._depth + 1), init=self._depth)
         reserved = Signal(BEATS_WIDTH)
         cancelled = Signal(BEATS_WIDTH)
@@ -207,7 +208,8 @@ class StreamEgress(wiring.Component):
                      given.eq(cancelled + popped + was_freed)]
         credits_next = Signal.like(credits)
         m.d.comb += credits_next.eq(credits + given - reserved - flushed)
+        limit = self._burst_limit
         m.d.sync += [credits.eq(credits_next),
-                     self.room.eq((credits_next >= self._burst_limit) & ~sent_flush),
-                     spare.eq((credits_next > self._burst_limit) & ~sent_flush)]
+                     self.room.eq(Mux(sent_flush, credits_next > limit, credits_next >= limit)),
+                     spare.eq(Mux(sent_flush, credits_next > limit + 1, credits_next > limit))]
         return m
