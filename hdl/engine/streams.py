@@ -12,7 +12,7 @@ by a buffer of two bursts per channel, and the mover only moves what the buffer 
   only once room for all its beats is reserved; ``m_axis`` drains it at the device's pace.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -189,27 +189,30 @@ class StreamEgress(wiring.Component):
         # flip-flops, so the count's adder starts from registers and nothing of the
         # handshakes of this cycle reaches it, nor the flags after it. Reservations count a
         # cycle late: the mover takes a burst every other cycle at most, so `room` is current
-        # at the next. A flush's place counts a cycle late too: until it does, `room` and
-        # `spare` ask for one place more (so `room` never falls while a burst waits for
-        # it). Places given back (a beat sent on, a beat held, a burst cancelled) count two
-        # cycles late, summed in a register first: they only hold `room` back, and the
-        # count's adder has one operand fewer.
+        # at the next. The rest is summed in a register first, so the count's adder has
+        # three operands: places given back (a beat sent on, a beat held, a burst cancelled)
+        # count two cycles late, which only holds `room` back; so does a flush's place, and
+        # until it counts `room` and `spare` ask for one place more (`room` then never falls
+        # while a burst waits for it; flushes are further apart than that).
         credits = Signal(range(self._depth + 1), init=self._depth)
         reserved = Signal(BEATS_WIDTH)
         cancelled = Signal(BEATS_WIDTH)
         popped = Signal()
         was_freed = Signal()
         flushed = Signal()
-        given = Signal(BEATS_WIDTH + 1)
+        given = Signal(signed(BEATS_WIDTH + 2))
         m.d.sync += [reserved.eq(Mux(self.reserve_valid, self.reserve_beats, 0)),
                      cancelled.eq(Mux(self.cancel_valid, self.cancel_beats, 0)),
                      popped.eq(buffer.r_en & buffer.r_rdy), was_freed.eq(freed),
                      flushed.eq(sent_flush),
-                     given.eq(cancelled + popped + was_freed)]
+                     given.eq(cancelled + popped + was_freed - flushed)]
         credits_next = Signal.like(credits)
-        m.d.comb += credits_next.eq(credits + given - reserved - flushed)
+        m.d.comb += credits_next.eq(credits + given - reserved)
         limit = self._burst_limit
+        flush_uncounted = sent_flush | flushed
         m.d.sync += [credits.eq(credits_next),
-                     self.room.eq(Mux(sent_flush, credits_next > limit, credits_next >= limit)),
-                     spare.eq(Mux(sent_flush, credits_next > limit + 1, credits_next > limit))]
+                     self.room.eq(Mux(flush_uncounted, credits_next > limit,
+                                      credits_next >= limit)),
+                     spare.eq(Mux(flush_uncounted, credits_next > limit + 1,
+                                  credits_next > limit))]
         return m
