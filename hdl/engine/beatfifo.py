@@ -149,8 +149,9 @@ class BufferedFifo(wiring.Component):
     spare a read-during-write bypass on iCE40 (a register of the written beat, an address
     compare and a multiplexer: about a flip-flop per bit twice over). An entry is never read
     in the cycle it is written (the memory is written only while not full, and read only
-    while not empty: when both happen, the pointers differ), so here the port is asynchronous with ``no_rw_check`` and the output
-    register a plain one (as in :class:`BeatFifo`). On ECP5 it maps as before.
+    while not empty: when both happen, the pointers differ), so here the port is
+    asynchronous with ``no_rw_check`` and the output register a plain one (as in
+    :class:`BeatFifo`). On ECP5 it maps as before.
 
     ``w_rdy`` is a flip-flop, and the memory's ``empty`` flag too: no level count, whose
     carry chain and compares would sit between the handshakes and the next ones.

@@ -52,7 +52,8 @@ class DataMover(wiring.Component):
     per cycle without gaps.
 
     Bursts of a channel in ``discard`` (halting after an error), and bursts whose read failed,
-    are dropped from the FIFO without being written. Every burst is retired exactly once.
+    are dropped from the FIFO without being written. Every burst is retired exactly once, in
+    the order they were taken.
 
     With ``unaligned``, the bursts come from planners of byte-granular transfers and the
     realigner (:mod:`.realigner`) sits on both sides of the FIFO: a burst may then read one
@@ -145,8 +146,10 @@ class DataMover(wiring.Component):
                        "split": lane, "first_lane": lane, "last_lane": lane} \
             if unaligned else {}
         # With streams: a burst reads its beats from a stream buffer (``stream``, knowing the
-        # index of its last), or writes them to one (``stream``); ``eop`` as in the Burst.
-        read_streams = {"last_read": count} if streams else {}
+        # index of the beat before its last, so no adder is needed to see the last coming:
+        # with one beat, an index no beat has), or writes them to one (``stream``); ``eop`` as
+        # in the Burst.
+        read_streams = {"before_last": count} if streams else {}
         write_streams = {"stream": unsigned(1), "eop": unsigned(1)} if streams else {}
         # The fields of a queue's head that steer its handshakes come first: the queues keep
         # them out of block RAM (see BufferedFifo's ``fast``).
@@ -174,14 +177,15 @@ class DataMover(wiring.Component):
                                                       depth=self._fifo_depth)
         # A buffered FIFO of depth n + 1 keeps n entries in memory and one in its output
         # register: with n a power of two its pointers wrap for free.
+        steer_bits = lambda fields: data.StructLayout(fields).size
         m.submodules.read_queue = read_queue = BufferedFifo(
-            width=read_info.size, depth=self._outstanding + 1, fast=data.StructLayout(read_steer).size)
+            width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer))
         m.submodules.write_queue = write_queue = BufferedFifo(
-            width=write_info.size, depth=self._queued + 1, fast=data.StructLayout(write_steer).size)
+            width=write_info.size, depth=self._queued + 1, fast=steer_bits(write_steer))
         m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1)
         m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4)
         m.submodules.resp_queue = resp_queue = BufferedFifo(
-            width=resp_info.size, depth=self._outstanding + 1, fast=data.StructLayout(resp_steer).size)
+            width=resp_info.size, depth=self._outstanding + 1, fast=steer_bits(resp_steer))
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
         # The command is the granted burst itself, not a copy in another register: one cycle
@@ -203,11 +207,16 @@ class DataMover(wiring.Component):
         reads = burst.reads[:count.width] if unaligned else beats
         # A burst that reads nothing (its beats are all in the carry) sends no command, and
         # neither does one that reads from a stream buffer.
-        no_read = (reads == 0) if unaligned else 0
-        no_command = (no_read | burst.src_stream) if streams else no_read
+        no_read = (reads == 0) if unaligned else Const(0)
+        no_command = Signal(attrs={"keep": 1})
+        m.d.comb += no_command.eq((no_read | burst.src_stream) if streams else no_read)
         cmd = self.read.cmd
-        # What the decision needs besides the burst is all in flip-flops.
-        can_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
+        # What the decision needs besides the burst is all in flip-flops. Whether the burst
+        # can be taken, and whether it needs a command, are worked out apart (`keep`): ABC
+        # would otherwise chain one through the other, and everything taking a burst does
+        # waits for them.
+        can_take = Signal(attrs={"keep": 1})
+        ready_to_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
         may_read = Const(1)
         take = Signal()
         channel = self.bursts.payload.channel
@@ -215,24 +224,29 @@ class DataMover(wiring.Component):
             # A burst to a stream first reserves room for its beats in the channel's buffer
             # (one that writes none waits for room too, and reserves nothing).
             to_buffer = burst.dst_stream
-            can_take &= ~to_buffer | self.egress_room.bit_select(channel, 1)
+            ready_to_take &= ~to_buffer | self.egress_room.bit_select(channel, 1)
             # R is never back-pressured (the Wishbone adapter cannot hold a beat), so no read
             # is asked for while a burst from a stream buffer waits in the read queue: its
             # beats go into the FIFO first, and they are there, so the wait is short. Such
             # bursts are counted a cycle after they are taken (no burst is taken then), and
             # whether there are any is a flip-flop beside the count.
-            from_buffer = burst.src_stream & ~no_read
             buffer_reads = Signal(range(self._outstanding + 2))
             may_read = Signal(init=1)               # buffer_reads == 0
-            took_from_buffer = Signal()
-            m.d.sync += took_from_buffer.eq(take & from_buffer)
+            # (The burst is still shown in the cycle it is taken: what it is is registered
+            # every cycle, and `took` says whether it was taken.)
+            from_buffer = Signal(reset_less=True)
+            m.d.sync += from_buffer.eq(burst.src_stream & ~no_read)
+            took_from_buffer = took & from_buffer
         m.d.comb += [
+            can_take.eq(ready_to_take),
             cmd.valid.eq(can_take & may_read & ~no_command),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
             cmd.payload.fixed.eq(burst.src_fixed),
-            take.eq(can_take & Mux(no_command, 1, may_read & cmd.ready)),
+            take.eq(can_take & (no_command | (may_read & cmd.ready))),
             self.bursts.ready.eq(take),
-            read_queue.w_en.eq(take & ~no_read),
+            # (Not `take & ~no_read`: a LUT from the same inputs as `take`, not after it.)
+            read_queue.w_en.eq(can_take & ~no_read &
+                               ((burst.src_stream if streams else 0) | (may_read & cmd.ready))),
             write_queue.w_en.eq(take),
         ]
         rq_in = read_info(read_queue.w_data)
@@ -253,7 +267,7 @@ class DataMover(wiring.Component):
             ]
         if streams:
             m.d.comb += [
-                rq_in.stream.eq(burst.src_stream), rq_in.last_read.eq(reads - 1),
+                rq_in.stream.eq(burst.src_stream), rq_in.before_last.eq(reads - 2),
                 rq_in.one_read.eq(reads == 1),
                 wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
                 self.egress_reserve.eq(Mux(take & to_buffer, 1 << channel, 0)),
@@ -280,7 +294,8 @@ class DataMover(wiring.Component):
         r_end = Signal()            # r_valid and the burst's last beat
         r_data = Signal(self._data_width, reset_less=True)
         r_err = Signal(reset_less=True)
-        m.d.sync += [r_valid.eq(r.valid & r.ready), r_end.eq(r.valid & r.ready & r.payload.last),
+        m.d.sync += [r_valid.eq(r.valid & r.ready),
+                     r_end.eq(r.valid & r.ready & r.payload.last),
                      r_data.eq(r.payload.data), r_err.eq(r.payload.err)]
         got = r_valid               # a beat goes into the FIFO
         done = r_end                # and it is its burst's last
@@ -292,14 +307,19 @@ class DataMover(wiring.Component):
             first_read = Signal(init=1)
             last_read_next = Signal()
             ingress = Array(self.ingress)[head.channel]
-            from_buffer_now = read_queue.r_rdy & head.stream & ingress.valid
+            # Both halves of the decision come from flip-flops in a LUT each, kept apart
+            # (`keep`) so that the FIFOs' enables follow them at the next level.
+            from_buffer_now = Signal(attrs={"keep": 1})
+            buffer_last = Signal(attrs={"keep": 1})
+            m.d.comb += [from_buffer_now.eq(read_queue.r_rdy & head.stream & ingress.valid),
+                         buffer_last.eq(Mux(first_read, head.one_read, last_read_next))]
             got = r_valid | from_buffer_now
-            done = r_end | (from_buffer_now & Mux(first_read, head.one_read, last_read_next))
+            done = r_end | (from_buffer_now & buffer_last)
             beat_data = Mux(head.stream, ingress.payload, r_data)
             beat_err = r_err & ~head.stream
             with m.If(got):
                 m.d.sync += [first_read.eq(done),
-                             last_read_next.eq(beat_index + 1 == head.last_read)]
+                             last_read_next.eq(beat_index == head.before_last)]
             m.d.comb += r.ready.eq(read_queue.r_rdy & ~head.stream)
             for n, port in enumerate(self.ingress):
                 m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
@@ -316,18 +336,21 @@ class DataMover(wiring.Component):
         m.d.comb += [data_fifo.w_en.eq(got),
                      data_fifo.w_data.eq(rotate_lanes(beat_data, head.rotate, lanes)
                                          if unaligned else beat_data)]
+        # (The fault's fields are given whether or not there is one: only `valid` then waits
+        # for the beat.)
+        m.d.comb += [read_fault.valid.eq(got & beat_err), read_fault.channel.eq(head.channel),
+                     read_fault.addr.eq(Mux(head.fixed, head.src,
+                                            head.src + (beat_index << shift)))]
         with m.If(got):
             m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | beat_err)]
-            with m.If(beat_err):
-                m.d.comb += [
-                    read_fault.valid.eq(1), read_fault.channel.eq(head.channel),
-                    read_fault.addr.eq(Mux(head.fixed, head.src,
-                                           head.src + (beat_index << shift))),
-                ]
+        # A burst wholly read is announced to the write side a cycle later, from flip-flops.
+        read_end = Signal()
+        read_end_err = Signal(reset_less=True)
+        m.d.sync += [read_end.eq(done), read_end_err.eq(burst_err | beat_err)]
+        m.d.comb += [read_queue.r_en.eq(done),
+                     read_done.w_en.eq(read_end), read_done.w_data.eq(read_end_err)]
         with m.If(done):
             m.d.sync += [beat_index.eq(0), burst_err.eq(0)]
-            m.d.comb += [read_queue.r_en.eq(1), read_done.w_en.eq(1),
-                         read_done.w_data.eq(burst_err | beat_err)]
 
         # --- Write issue: once a burst is wholly read, announce it (or drop it). The next
         # burst to write is first taken out of the queues into registers, so the decision
@@ -361,9 +384,10 @@ class DataMover(wiring.Component):
         drop = next_read_err | self.discard.bit_select(next_burst.channel, 1)
         # A burst that writes nothing (it only reads ahead) is skipped, like a dropped one.
         writes = ~next_skip & ~self.discard.bit_select(next_burst.channel, 1)
+        # A burst starts once the command before it has left (not in the cycle it leaves:
+        # `start` is then made of flip-flops only; bursts start every other cycle at most).
         start = Signal()
-        m.d.comb += start.eq(next_valid & (~wcmd.valid | wcmd.ready) &
-                             beat_plans.w_rdy & resp_queue.w_rdy)
+        m.d.comb += start.eq(next_valid & ~wcmd.valid & beat_plans.w_rdy & resp_queue.w_rdy)
         with m.If(start):
             m.d.sync += next_valid.eq(0)
         plan_in = beat_plan(beat_plans.w_data)
@@ -421,9 +445,9 @@ class DataMover(wiring.Component):
         # (`w_push`, a bit per channel: always taken, its room was reserved, so it is gone in
         # the next cycle).
         w_mem = Signal()
-        w_push = Signal(self._channels if streams else 1)
         m.d.comb += w.valid.eq(w_mem)
         if streams:
+            w_push = Signal(self._channels)
             writing_stream = Signal(reset_less=True)
             writing_eop = Signal(reset_less=True)
             m.d.comb += [self.egress_push.eq(w_push),
@@ -451,7 +475,8 @@ class DataMover(wiring.Component):
                      w.payload.strb.eq(w_strb if unaligned else -1)]
         with m.If(w.ready):
             m.d.sync += w_mem.eq(0)
-        m.d.sync += w_push.eq(0)
+        if streams:
+            m.d.sync += w_push.eq(0)
         with m.If(send):
             m.d.sync += w_last.eq(next_is_last)
             if streams:
@@ -517,7 +542,8 @@ class DataMover(wiring.Component):
         b = self.write.b
         resp = resp_info(resp_queue.r_data)
         answered = b.valid & b.ready
-        retiring = Signal()
+        # Worked out from the head's flags and B's valid, apart (`keep`) from `b.ready`.
+        retiring = Signal(attrs={"keep": 1})
         if streams:
             stream_done = Signal(range(self._queued + 1))
             # Whether any is, registered beside the count: no compare on the path from a
@@ -526,15 +552,16 @@ class DataMover(wiring.Component):
             stream_retire = resp_queue.r_rdy & resp.stream & any_stream_done
             stream_done_next = Signal.like(stream_done)
             m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip & ~resp.stream),
-                         retiring.eq(answered | stream_retire |
-                                     (resp_queue.r_rdy & resp.skip)),
+                         retiring.eq(resp_queue.r_rdy &
+                                     Mux(resp.skip, 1, Mux(resp.stream, any_stream_done,
+                                                           b.valid))),
                          stream_done_next.eq(stream_done + (w_push.any() & w_last) -
                                              stream_retire)]
             m.d.sync += [stream_done.eq(stream_done_next),
                          any_stream_done.eq(stream_done_next != 0)]
         else:
             m.d.comb += [b.ready.eq(resp_queue.r_rdy & ~resp.skip),
-                         retiring.eq(answered | (resp_queue.r_rdy & resp.skip))]
+                         retiring.eq(resp_queue.r_rdy & (resp.skip | b.valid))]
         m.d.comb += resp_queue.r_en.eq(retiring)
         with m.If(retiring):
             m.d.comb += [
@@ -543,8 +570,6 @@ class DataMover(wiring.Component):
             ]
             if streams:
                 m.d.comb += retire.eop.eq(resp.eop)
-            with m.If(answered & b.payload.err):
-                m.d.comb += [write_fault.valid.eq(1),
-                             write_fault.channel.eq(resp.channel),
-                             write_fault.addr.eq(resp.dst)]
+        m.d.comb += [write_fault.valid.eq(answered & b.payload.err),
+                     write_fault.channel.eq(resp.channel), write_fault.addr.eq(resp.dst)]
         return m

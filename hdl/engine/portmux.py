@@ -20,27 +20,39 @@ def _check_count(name, value):
 
 
 def _grant(m, cmds, out, room):
-    """Grant one upstream command at a time, lowest index first, into a register on ``out``.
+    """Grant one upstream command at a time into a register on ``out``: the last port's
+    first, unless another port has asked since the cycle before, then the others, the lowest
+    index first.
 
     A command is taken only while the output register is empty (and ``room`` says its tags
     fit): no combinational path from the downstream ``ready`` back to an upstream ``ready``.
-    An upstream ``ready`` depends only on that register, ``room`` and the ``valid`` of the
-    ports before it, never on its own ``valid``. Returns the grant strobe and the tag of
-    the port granted, for the tag FIFOs.
+    The last port's ``ready`` depends only on registers (that one, ``room``, and whether
+    another port waited); another port's on those, the last port's ``valid`` and the
+    ``valid`` of the ports before it, never on its own ``valid``. So the last port (the data
+    mover, whose ``valid`` is a flip-flop) never waits within a cycle on what the others
+    ask, and another port waits for it one grant at most. Returns the grant strobe and the
+    tag of the port granted, for the tag FIFOs.
     """
     free = ~out.valid & room
+    *others, last = cmds
+    waited = Signal()               # another port asked before this cycle, not yet granted
+    others_first = waited | ~last.valid
     blocked = Const(0)              # a port before this one requests
-    for cmd in cmds:
-        m.d.comb += cmd.ready.eq(free & ~blocked)
+    for cmd in others:
+        m.d.comb += cmd.ready.eq(free & others_first & ~blocked)
         blocked = blocked | cmd.valid
+    m.d.comb += last.ready.eq(free & ~waited)
     take = Signal()
-    m.d.comb += take.eq(free & blocked)
+    m.d.comb += take.eq(free & (blocked | ~others_first))
+    m.d.sync += waited.eq(blocked & ~(free & others_first))
 
     chosen = Signal.like(out.payload)
     tag = Signal(range(len(cmds)))
-    for index in reversed(range(len(cmds))):    # assigned last, the lowest index wins
-        with m.If(cmds[index].valid):
-            m.d.comb += [chosen.eq(cmds[index].payload), tag.eq(index)]
+    m.d.comb += [chosen.eq(last.payload), tag.eq(len(cmds) - 1)]
+    with m.If(others_first):
+        for index in reversed(range(len(others))):  # assigned last, the lowest index wins
+            with m.If(others[index].valid):
+                m.d.comb += [chosen.eq(others[index].payload), tag.eq(index)]
 
     # No reset on the payload: reset and enable together cost a LUT per flip-flop.
     payload = Signal.like(out.payload, reset_less=True)
@@ -198,10 +210,12 @@ class ReadPortArbiter(_PortArbiter):
 class WritePortArbiter(_PortArbiter):
     """Shares one write port between ``ports`` clients.
 
-    Commands are granted as in :class:`ReadPortArbiter`: one at a time, the lowest index
-    first (the descriptor unit, port 0, writes back a completion of one or two beats now and
-    then, so it cannot starve the data mover), through a register on ``out.cmd`` refilled
-    only from empty.
+    Commands are granted one at a time, through a register on ``out.cmd`` refilled only
+    from empty: the last port's (the data mover's) first, unless another port has asked
+    since the cycle before, then the others, the lowest index first (the descriptor unit,
+    port 0, writes back a completion of one or two beats now and then). So the data mover's
+    ``ready`` waits on nothing the other ports do in the same cycle, and they wait for it
+    one grant at most.
 
     Each grant queues the port's tag twice. The W tag FIFO sends the ``w`` beats out in
     command order: ``w`` is taken only from the port at its head, up to that burst's

@@ -12,7 +12,7 @@ by a buffer of two bursts per channel, and the mover only moves what the buffer 
   only once room for all its beats is reserved; ``m_axis`` drains it at the device's pace.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -152,52 +152,67 @@ class StreamEgress(wiring.Component):
         merged_strb = held_strb | self.push_strb
         merged_data = merge_lanes(self.push_strb, self.push_data, held_data, lanes)
         whole = merged_strb[-1] | self.push_last
-        # Each beat pushed had a place reserved: it takes it if sent, frees it if held.
-        freed = Signal()
-        sent_flush = Signal()
+        # Each beat pushed had a place reserved: it takes it if sent, frees it if held. The
+        # flushed beat had no place reserved: it takes a free one, with more than a burst's
+        # room left, so a reservation in the same cycle still fits.
         spare = Signal(init=self._depth > self._burst_limit)   # credits > burst_limit
-        with m.If(self.push_valid):
-            with m.If(whole):
-                m.d.comb += [buffer.w_en.eq(1),
-                             buffer.w_data.eq(Cat(merged_data, merged_strb, self.push_last))]
-                m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(~self.push_last)]
-            with m.Else():
-                m.d.comb += freed.eq(1)
-                m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb),
-                             holding.eq(merged_strb != 0)]
-        # The flushed beat had no place reserved: it takes a free one, with more than a
-        # burst's room left, so a reservation in the same cycle still fits.
-        with m.Elif(flushing & spare):
+        # Whether a beat goes into the buffer is worked out apart (`keep`) from the merging
+        # of lanes it shares inputs with: ABC would otherwise chain it through that logic,
+        # and the buffer's flags wait for it.
+        push_whole = Signal(attrs={"keep": 1})
+        sent_flush = Signal(attrs={"keep": 1})
+        freed = Signal()
+        m.d.comb += [
+            push_whole.eq(self.push_valid & whole),
+            sent_flush.eq(~self.push_valid & flushing & spare & (holding | packet_open)),
+            freed.eq(self.push_valid & ~whole),
+            buffer.w_en.eq(push_whole | sent_flush),
+            buffer.w_data.eq(Mux(self.push_valid, Cat(merged_data, merged_strb, self.push_last),
+                                 Cat(held_data, held_strb, 1))),
+        ]
+        with m.If(push_whole):
+            m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(~self.push_last)]
+        with m.If(freed):
+            m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb),
+                         holding.eq(merged_strb != 0)]
+        with m.If(~self.push_valid & flushing & spare):
             m.d.sync += flushing.eq(0)
-            with m.If(holding | packet_open):
-                m.d.comb += [sent_flush.eq(1), buffer.w_en.eq(1),
-                             buffer.w_data.eq(Cat(held_data, held_strb, 1))]
-                m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(0)]
+        with m.If(sent_flush):
+            m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(0)]
         # The request is registered first: it comes from the channel's control logic.
         flush_asked = Signal()
         m.d.sync += flush_asked.eq(self.flush)
         with m.If(flush_asked):
             m.d.sync += flushing.eq(1)
 
-        # The credits: places neither filled nor reserved. Every change counts a cycle late,
-        # from flip-flops, so the count's adder starts from registers and nothing of the
-        # handshakes of this cycle reaches it, nor the flags after it. Reservations: the mover
-        # takes a burst every other cycle at most, so `room` is current at the next. Places
-        # freed: counted late, they only hold `room` back a cycle. A flush's place: `room`
-        # and `spare` are down in the cycle it is not yet counted.
+        # The credits: places neither filled nor reserved. Every change counts late, from
+        # flip-flops, so the count's adder starts from registers and nothing of the
+        # handshakes of this cycle reaches it, nor the flags after it. Reservations count a
+        # cycle late: the mover takes a burst every other cycle at most, so `room` is current
+        # at the next. The rest is summed in a register first, so the count's adder has
+        # three operands: places given back (a beat sent on, a beat held, a burst cancelled)
+        # count two cycles late, which only holds `room` back; so does a flush's place, and
+        # until it counts `room` and `spare` ask for one place more (`room` then never falls
+        # while a burst waits for it; flushes are further apart than that).
         credits = Signal(range(self._depth + 1), init=self._depth)
         reserved = Signal(BEATS_WIDTH)
         cancelled = Signal(BEATS_WIDTH)
         popped = Signal()
         was_freed = Signal()
         flushed = Signal()
+        given = Signal(signed(BEATS_WIDTH + 2))
         m.d.sync += [reserved.eq(Mux(self.reserve_valid, self.reserve_beats, 0)),
                      cancelled.eq(Mux(self.cancel_valid, self.cancel_beats, 0)),
                      popped.eq(buffer.r_en & buffer.r_rdy), was_freed.eq(freed),
-                     flushed.eq(sent_flush)]
+                     flushed.eq(sent_flush),
+                     given.eq(cancelled + popped + was_freed - flushed)]
         credits_next = Signal.like(credits)
-        m.d.comb += credits_next.eq(credits + popped + was_freed - flushed + cancelled - reserved)
+        m.d.comb += credits_next.eq(credits + given - reserved)
+        limit = self._burst_limit
+        flush_uncounted = sent_flush | flushed
         m.d.sync += [credits.eq(credits_next),
-                     self.room.eq((credits_next >= self._burst_limit) & ~sent_flush),
-                     spare.eq((credits_next > self._burst_limit) & ~sent_flush)]
+                     self.room.eq(Mux(flush_uncounted, credits_next > limit,
+                                      credits_next >= limit)),
+                     spare.eq(Mux(flush_uncounted, credits_next > limit + 1,
+                                  credits_next > limit))]
         return m
