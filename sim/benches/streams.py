@@ -466,8 +466,9 @@ async def mm2s_packets_across_transfers(dut):
         if eop:
             ended += 1
         else:
-            # Nothing of an open packet ends it: no tlast on m_axis yet.
-            assert s.checkers["m_axis0"].packets == ended, f"fragment {i}: early tlast"
+            # Nothing of an open packet ends it: no tlast on m_axis beyond the packets ended
+            # so far (the last of those may still wait in the buffer behind a slow device).
+            assert s.checkers["m_axis0"].packets <= ended, f"fragment {i}: early tlast"
     await tx.wait_packets(len(packets), clock=h.clock)
 
     # Scatter-gather: 4 packets of 1..4 fragments in one chain.
@@ -632,19 +633,18 @@ async def s2mm_scatter_gather(dut):
         s.mirror.accept(a + WRITEBACK_OFFSET, wb.to_bytes())
     assert await drv.read("BYTES", 0) == len(split[-1][0])
     assert status.eop == split[-1][1]
-    # What the chain left: the rest of its last packet (if LEN cut it), then the extras,
-    # one per transfer of LEN 1024.
-    rest = [data for data, _ in s2mm_split(packets + extra, lengths + [1024] * 4,
-                                          beat_bytes=beat)[count:]]
-    assert len(rest) in (2, 3)
+    # What the chain left: the rest of its last packet (if LEN cut it; over 1024 bytes it
+    # takes two transfers), then the two extras, one per transfer of LEN 1024.
+    rest = s2mm_split(packets + extra, lengths + [1024] * 5, beat_bytes=beat)[count:]
+    assert [eop for _, eop in rest[-2:]] == [True, True] and len(rest) in (2, 3, 4)
     await ClockCycles(h.clock, 30)
     rx.send(extra[1])
-    for i, p in enumerate(rest):
+    for i, (p, eop) in enumerate(rest):
         dst = DST + 0x80000 + i * 0x1000 + h.rng.randrange(0, 64)
         poison = h.rng.randbytes(1024)
         s.mirror.write(dst, poison)
         await s.transfer(0, 0, dst, 1024, src_mode=Mode.STREAM)
-        await s.expect_done(0, len(p), eop=True, what=f"leftover packet {i}")
+        await s.expect_done(0, len(p), eop=eop, what=f"leftover packet {i}")
         assert h.memory.read(dst, 1024) == p + poison[len(p):], f"leftover packet {i}"
         s.mirror.accept(dst, p)
     s.mirror.check("after the stream-to-memory chain")
