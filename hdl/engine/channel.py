@@ -248,6 +248,7 @@ class Channel(Elaboratable):
             self.planner_free = planner.idle
         if cfg.req_ack:
             m.d.comb += planner.go.eq(pacer.launch(m, self._launching, self._plain))
+            self.planner_free &= ~pacer.kick
         else:
             m.d.comb += planner.go.eq(self._launching)
         if cfg.streams:
@@ -293,7 +294,7 @@ class Channel(Elaboratable):
         # early: nothing starts in between but what a launch starts, which it leaves out.
         drained = Signal()
         m.d.sync += drained.eq(settled & ~self._launching &
-                               (~self._pacer.pacing if cfg.req_ack else 1))
+                               (~self._pacer.pacing & ~self._pacer.kick if cfg.req_ack else 1))
 
         def begin_run():
             m.d.sync += [

@@ -49,6 +49,7 @@ class ReqAckPacer:
     def __init__(self, channel, m, *, src, dst, length, src_fixed, dst_fixed, settled,
                  halting):
         regs, planner = channel._regs, channel.planner
+        self._halting = halting
         self._regs, self._planner = regs, planner
         self.paced = regs["XFER", "REQ"]
         self.pacing = Signal()
@@ -66,7 +67,9 @@ class ReqAckPacer:
         piece = Signal(len(length))
         piece_src = Signal.like(src, reset_less=True)
         piece_dst = Signal.like(dst, reset_less=True)
-        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(left <= chunk, left, chunk)),
+        # (`final` first, then the piece chosen by it: the compare's carry chain and the
+        # choice in separate steps. The launch leaves a cycle more for it: see `kick`.)
+        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(final, left, chunk)),
                      piece_src.eq(src + Mux(src_fixed, 0, offset)),
                      piece_dst.eq(dst + Mux(dst_fixed, 0, offset))]
         self.transfer = {
@@ -117,7 +120,14 @@ class ReqAckPacer:
     def launch(self, m, launching, plain):
         """Start the transfer in the registers when ``launching``: at once if ``plain``
         (judged with the checks a cycle before: not paced), else piece by piece. Returns the
-        planner's ``go``."""
-        with m.If(launching & ~plain):
+        planner's ``go``.
+
+        A paced launch is registered (``kick``): the run's decision meets one flip-flop, and
+        pacing starts a cycle later, with `req` ignored for a cycle more, so the first piece
+        (`left`, then `final`, then the piece) settles from registers written before the
+        launch. ``kick`` counts as pacing for the channel's completion and the chain."""
+        self.kick = kick = Signal()
+        m.d.sync += kick.eq(launching & ~plain)
+        with m.If(kick & ~self._halting):
             m.d.sync += [self.pacing.eq(1), self._deaf.eq(1)]
         return (launching & plain) | self.go
