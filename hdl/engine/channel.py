@@ -404,7 +404,7 @@ class Channel(Elaboratable):
         # cycles after it is loaded (chain.py: the registers show it a cycle later, the
         # checks a cycle after that); a paced piece when the pacer hears `req`. A hold
         # without a `go` keeps the planner's state a cycle longer; a paced transfer's first
-        # piece is held only from the cycle after its launch (see ReqAckPacer).
+        # piece is held only from two cycles after its launch (see ReqAckPacer).
         hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing

@@ -15,8 +15,8 @@ class ReqAckPacer:
     before it (a FIXED side stays put). A piece starts when ``req`` is high; once its last
     write is acknowledged (nothing of the channel in flight), ``ack`` pulses for a cycle;
     ``req`` is ignored in that cycle and the next, so a peripheral with nothing more to offer
-    has time to lower it (and in the cycle after the transfer's launch, so the registers of
-    its first piece settle). Only the last piece's final burst ends the transfer (``final``),
+    has time to lower it (and in the two cycles after the transfer's launch, so the
+    registers of its first piece settle). Only the last piece's final burst ends the transfer (``final``),
     so completion, write-back and interrupts are those of one transfer.
 
     Its logic goes into the channel's module, like :class:`~.chain.ChainWalker`.
@@ -55,13 +55,14 @@ class ReqAckPacer:
         self.pacing = Signal()
         offset = Signal(len(length))            # bytes of the transfer in pieces so far
         chunk = regs["REQ_BURST", "VALUE"]
-        # The next piece, registered in two steps (what is left, then the piece): the
-        # subtraction, compare, choice and the addresses' additions stay off the planner's
-        # paths, one carry chain a step. They settle before the planner takes the piece:
-        # `offset` moves the cycle after a piece starts, and the next waits at least for
-        # that piece's ack; `offset` and `left` are cleared together; and the first piece
-        # of a transfer waits a cycle after the launch (`deaf`), so the planner takes it
-        # (in the cycle before its `go`) from registers written before the launch.
+        # The next piece, registered in three steps (what is left, whether it is the last,
+        # then the piece): the subtraction, compare, choice and the addresses' additions
+        # stay off the planner's paths, one carry chain a step. They settle before the
+        # planner takes the piece: `offset` moves the cycle after a piece starts, and the
+        # next waits at least for that piece's ack; `offset` and `left` are cleared
+        # together; and the first piece of a transfer waits two cycles after the launch
+        # (`kick`, `deaf`), so the planner takes it (in the cycle before its `go`) from
+        # registers written before the launch.
         left = Signal(len(length))
         final = Signal()
         piece = Signal(len(length))
