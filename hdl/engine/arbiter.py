@@ -88,8 +88,18 @@ class RoundRobinArbiter(wiring.Component):
                 for i in range(n):
                     with m.Case(i):
                         m.d.sync += payload[self._field].eq(inputs[i].payload)
+        # Each channel's ready straight from the requests and `last` (one LUT for two
+        # channels), not through the grant's encoding and a compare: it enables the
+        # planners' wide registers. Channel j wins over i if it comes after `last` and i
+        # does not, or both or neither do and j is lower.
+        after = [last < i for i in range(n)]
         for i in range(n):
-            m.d.comb += inputs[i].ready.eq(take & (grant == i))
+            beaten = 0
+            for j in range(n):
+                if j != i:
+                    wins = (after[j] | ~after[i]) if j < i else (after[j] & ~after[i])
+                    beaten = beaten | (requests[j] & wins)
+            m.d.comb += inputs[i].ready.eq(~self.out.valid & requests[i] & ~beaten)
         return m
 
     def _through(self, m, inputs, grant, last):

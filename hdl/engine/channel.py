@@ -248,6 +248,7 @@ class Channel(Elaboratable):
             self.planner_free = planner.idle
         if cfg.req_ack:
             m.d.comb += planner.go.eq(pacer.launch(m, self._launching, self._plain))
+            self.planner_free &= ~pacer.kick
         else:
             m.d.comb += planner.go.eq(self._launching)
         if cfg.streams:
@@ -293,7 +294,7 @@ class Channel(Elaboratable):
         # early: nothing starts in between but what a launch starts, which it leaves out.
         drained = Signal()
         m.d.sync += drained.eq(settled & ~self._launching &
-                               (~self._pacer.pacing if cfg.req_ack else 1))
+                               (~self._pacer.pacing & ~self._pacer.kick if cfg.req_ack else 1))
 
         def begin_run():
             m.d.sync += [
@@ -403,7 +404,7 @@ class Channel(Elaboratable):
         # cycles after it is loaded (chain.py: the registers show it a cycle later, the
         # checks a cycle after that); a paced piece when the pacer hears `req`. A hold
         # without a `go` keeps the planner's state a cycle longer; a paced transfer's first
-        # piece is held only from the cycle after its launch (see ReqAckPacer).
+        # piece is held only from two cycles after its launch (see ReqAckPacer).
         hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing

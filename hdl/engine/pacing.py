@@ -15,8 +15,8 @@ class ReqAckPacer:
     before it (a FIXED side stays put). A piece starts when ``req`` is high; once its last
     write is acknowledged (nothing of the channel in flight), ``ack`` pulses for a cycle;
     ``req`` is ignored in that cycle and the next, so a peripheral with nothing more to offer
-    has time to lower it (and in the cycle after the transfer's launch, so the registers of
-    its first piece settle). Only the last piece's final burst ends the transfer (``final``),
+    has time to lower it (and in the two cycles after the transfer's launch, so the
+    registers of its first piece settle). Only the last piece's final burst ends the transfer (``final``),
     so completion, write-back and interrupts are those of one transfer.
 
     Its logic goes into the channel's module, like :class:`~.chain.ChainWalker`.
@@ -49,24 +49,28 @@ class ReqAckPacer:
     def __init__(self, channel, m, *, src, dst, length, src_fixed, dst_fixed, settled,
                  halting):
         regs, planner = channel._regs, channel.planner
+        self._halting = halting
         self._regs, self._planner = regs, planner
         self.paced = regs["XFER", "REQ"]
         self.pacing = Signal()
         offset = Signal(len(length))            # bytes of the transfer in pieces so far
         chunk = regs["REQ_BURST", "VALUE"]
-        # The next piece, registered in two steps (what is left, then the piece): the
-        # subtraction, compare, choice and the addresses' additions stay off the planner's
-        # paths, one carry chain a step. They settle before the planner takes the piece:
-        # `offset` moves the cycle after a piece starts, and the next waits at least for
-        # that piece's ack; `offset` and `left` are cleared together; and the first piece
-        # of a transfer waits a cycle after the launch (`deaf`), so the planner takes it
-        # (in the cycle before its `go`) from registers written before the launch.
+        # The next piece, registered in three steps (what is left, whether it is the last,
+        # then the piece): the subtraction, compare, choice and the addresses' additions
+        # stay off the planner's paths, one carry chain a step. They settle before the
+        # planner takes the piece: `offset` moves the cycle after a piece starts, and the
+        # next waits at least for that piece's ack; `offset` and `left` are cleared
+        # together; and the first piece of a transfer waits two cycles after the launch
+        # (`kick`, `deaf`), so the planner takes it (in the cycle before its `go`) from
+        # registers written before the launch.
         left = Signal(len(length))
         final = Signal()
         piece = Signal(len(length))
         piece_src = Signal.like(src, reset_less=True)
         piece_dst = Signal.like(dst, reset_less=True)
-        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(left <= chunk, left, chunk)),
+        # (`final` first, then the piece chosen by it: the compare's carry chain and the
+        # choice in separate steps. The launch leaves a cycle more for it: see `kick`.)
+        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(final, left, chunk)),
                      piece_src.eq(src + Mux(src_fixed, 0, offset)),
                      piece_dst.eq(dst + Mux(dst_fixed, 0, offset))]
         self.transfer = {
@@ -117,7 +121,14 @@ class ReqAckPacer:
     def launch(self, m, launching, plain):
         """Start the transfer in the registers when ``launching``: at once if ``plain``
         (judged with the checks a cycle before: not paced), else piece by piece. Returns the
-        planner's ``go``."""
-        with m.If(launching & ~plain):
+        planner's ``go``.
+
+        A paced launch is registered (``kick``): the run's decision meets one flip-flop, and
+        pacing starts a cycle later, with `req` ignored for a cycle more, so the first piece
+        (`left`, then `final`, then the piece) settles from registers written before the
+        launch. ``kick`` counts as pacing for the channel's completion and the chain."""
+        self.kick = kick = Signal()
+        m.d.sync += kick.eq(launching & ~plain)
+        with m.If(kick & ~self._halting):
             m.d.sync += [self.pacing.eq(1), self._deaf.eq(1)]
         return (launching & plain) | self.go

@@ -245,10 +245,13 @@ class BurstPlanner(wiring.Component):
             cut_abort = stream_abort & (step == 0) & ~aborted
             # Whether the packet ends first, judged a cycle ahead (off the path into
             # `remaining`); not in the cycle after a burst is taken, when it would be judged
-            # on the counts before it.
+            # on the counts before it. (`avail <= remaining - tail` as one compare, `tail`
+            # folded into a low bit: `2 avail + tail <= 2 remaining`; they differ only at
+            # `remaining` 0, when nothing is active to cut.)
             end_first = Signal()
             m.d.sync += end_first.eq(src_stream & self.packet_end & ~packet_ended &
-                                     (self.avail <= remaining - tail) & ~(out.valid & out.ready))
+                                     (Cat(tail, self.avail) <= Cat(C(0, 1), remaining)) &
+                                     ~(out.valid & out.ready))
             cut_end = active & (step == 0) & end_first & ~packet_ended & ~stream_abort
             # The lane of the last byte, and whether the last bytes spill into a beat of their
             # own: at the packet's end, after `end_lane`; on abort, a whole beat after the
@@ -295,30 +298,6 @@ class BurstPlanner(wiring.Component):
         with m.If(started):
             # (Not zero: as the borrow of a decrement, a carry chain rather than a tree.)
             m.d.sync += active.eq(~(remaining - 1)[-1])
-        # (Not idle in the cycle of `started`, but held then.)
-        with m.If(~active & ~out.valid & ~self.hold):
-            t = self.transfer
-            m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
-            if self._paced:
-                m.d.sync += final.eq(t.final)
-            if streams:
-                m.d.sync += [src_stream.eq(t.src_stream), dst_stream.eq(t.dst_stream),
-                             eop_asked.eq(t.eop), packet_ended.eq(0), aborted.eq(0)]
-            if unaligned:
-                t_split = (t.dst[:shift] - t.src[:shift])[:shift]
-                t_last_lane = (t.dst[:shift] + t.length[:shift] - 1)[:shift]
-                m.d.sync += [
-                    src.eq(t.src[shift:] << shift), dst.eq(t.dst[shift:] << shift),
-                    remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
-                    dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
-                    split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
-                    tail.eq(t_last_lane < t_split),
-                    first.eq(1), unwritten.eq(1),
-                ]
-            else:
-                m.d.sync += [src.eq(t.src), dst.eq(t.dst),
-                             remaining.eq(t.length[shift:])]
-
         with m.If(planning & (step == 1)):
             a, b, c = bound
             a_least = (a <= b) & (a <= c)
@@ -375,4 +354,31 @@ class BurstPlanner(wiring.Component):
             dropping &= ~src_stream
         with m.If(dropping):
             m.d.sync += [active.eq(0), step.eq(0), out.valid.eq(out.valid & ~out.ready)]
+        # Taking the transfer, last: no other write to these registers comes while idle
+        # (they all need `active` or a burst offered), so the choice of the transfer is the
+        # last mux in front of them, not the first of a priority chain after the adder.
+        # (Not idle in the cycle of `started`, but held then.)
+        with m.If(~active & ~out.valid & ~self.hold):
+            t = self.transfer
+            m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
+            if self._paced:
+                m.d.sync += final.eq(t.final)
+            if streams:
+                m.d.sync += [src_stream.eq(t.src_stream), dst_stream.eq(t.dst_stream),
+                             eop_asked.eq(t.eop), packet_ended.eq(0), aborted.eq(0)]
+            if unaligned:
+                t_split = (t.dst[:shift] - t.src[:shift])[:shift]
+                t_last_lane = (t.dst[:shift] + t.length[:shift] - 1)[:shift]
+                m.d.sync += [
+                    src.eq(t.src[shift:] << shift), dst.eq(t.dst[shift:] << shift),
+                    remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
+                    dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
+                    split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
+                    tail.eq(t_last_lane < t_split),
+                    first.eq(1), unwritten.eq(1),
+                ]
+            else:
+                m.d.sync += [src.eq(t.src), dst.eq(t.dst),
+                             remaining.eq(t.length[shift:])]
+
         return m
