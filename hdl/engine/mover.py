@@ -241,6 +241,7 @@ class DataMover(wiring.Component):
             can_take.eq(ready_to_take),
             cmd.valid.eq(can_take & may_read & ~no_command),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
+            cmd.payload.len.eq(reads - 1),
             cmd.payload.fixed.eq(burst.src_fixed),
             take.eq(can_take & (no_command | (may_read & cmd.ready))),
             self.bursts.ready.eq(take),
@@ -422,6 +423,7 @@ class DataMover(wiring.Component):
         with m.If(start & writes & ~to_stream):
             m.d.sync += [wcmd.valid.eq(1), wcmd_payload.addr.eq(next_burst.dst),
                          wcmd_payload.beats.eq(next_burst.beats),
+                         wcmd_payload.len.eq(next_burst.beats - 1),
                          wcmd_payload.fixed.eq(next_burst.fixed)]
 
         # --- Write data: stream each planned burst's beats out of the FIFO (or drop them),
