@@ -207,7 +207,9 @@ class DataMover(wiring.Component):
         reads = burst.reads[:count.width] if unaligned else beats
         # A burst that reads nothing (its beats are all in the carry) sends no command, and
         # neither does one that reads from a stream buffer.
-        no_read = (reads == 0) if unaligned else Const(0)
+        # (An OR of the bits, not `reads == 0`: Yosys would fold a compare into the carry
+        # chain of `reads - 1` beside it.)
+        no_read = ~reads.any() if unaligned else Const(0)
         no_command = Signal(attrs={"keep": 1})
         m.d.comb += no_command.eq((no_read | burst.src_stream) if streams else no_read)
         cmd = self.read.cmd
@@ -216,6 +218,10 @@ class DataMover(wiring.Component):
         # would otherwise chain one through the other, and everything taking a burst does
         # waits for them.
         can_take = Signal(attrs={"keep": 1})
+        # And whether its command may go, from the burst and `may_read` alone (`keep`, again
+        # apart from `no_command`): the command's valid is then one LUT after both, and the
+        # read port arbiter's tag push one more.
+        sends = Signal(attrs={"keep": 1})
         ready_to_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
         may_read = Const(1)
         take = Signal()
@@ -239,7 +245,8 @@ class DataMover(wiring.Component):
             took_from_buffer = took & from_buffer
         m.d.comb += [
             can_take.eq(ready_to_take),
-            cmd.valid.eq(can_take & may_read & ~no_command),
+            sends.eq(may_read & ~(no_read | (burst.src_stream if streams else 0))),
+            cmd.valid.eq(can_take & sends),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
             cmd.payload.len.eq(reads - 1),
             cmd.payload.fixed.eq(burst.src_fixed),

@@ -319,7 +319,12 @@ class WritePortArbiter(_PortArbiter):
             for index, port in enumerate(ins):
                 with m.Case(index):
                     m.d.comb += w.payload.eq(port.w.payload)
-        m.d.comb += w_tags.r_en.eq(w.valid & w.ready & w.payload.last)
+        # Whether each port offers the last beat of a burst: a LUT per port from its own
+        # flip-flops (`keep`), so the pop of the W tag follows in one LUT more.
+        ends = Signal(len(ins), attrs={"keep": 1})
+        m.d.comb += [ends[index].eq(port.w.valid & port.w.payload.last)
+                     for index, port in enumerate(ins)]
+        m.d.comb += w_tags.r_en.eq(w_tags.r_rdy & w.ready & ends.bit_select(head, 1))
 
         b = self.out.b
         _route_back(m, b_tags.r_data, b_tags.r_rdy, b, [port.b for port in ins])
