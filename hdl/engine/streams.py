@@ -87,7 +87,11 @@ class StreamIngress(wiring.Component):
                     m.d.sync += self.end_lane.eq(lane)
         # No beat is taken while a packet end is held: the claim that reaches it is the
         # claim of every beat available.
-        with m.If(self.packet_end & self.claim_valid & (self.claim_beats == self.avail)):
+        # (Whether a claim would take them all is worked out apart (`keep`), from flip-flops:
+        # the claim itself comes late, through the channels' arbiter.)
+        claims_all = Signal(attrs={"keep": 1})
+        m.d.comb += claims_all.eq(self.packet_end & (self.claim_beats == self.avail))
+        with m.If(claims_all & self.claim_valid):
             m.d.sync += self.packet_end.eq(0)
         return m
 
