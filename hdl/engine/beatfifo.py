@@ -232,7 +232,12 @@ class SmallFifo(wiring.Component):
         # The memory holds entries only behind a full output register, so it is full
         # exactly when the whole FIFO is.
         from_ring = ~ring.empty & head_free
-        ring.update(m, do_write & ~(ring.empty & head_free), from_ring)
+        # Whether an entry written would go into the memory, worked out apart (`keep`) from
+        # `w_en`, which comes late (a command's handshake): the memory's write follows it
+        # in one LUT.
+        into_ring = Signal(attrs={"keep": 1})
+        m.d.comb += into_ring.eq(~ring.full & ~(ring.empty & head_free))
+        ring.update(m, self.w_en & into_ring, from_ring)
         r_data = Signal(self._width, reset_less=True)
         m.d.comb += [self.w_rdy.eq(~ring.full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]
