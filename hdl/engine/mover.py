@@ -323,7 +323,13 @@ class DataMover(wiring.Component):
                          buffer_last.eq(Mux(first_read, head.one_read, last_read_next))]
             got = r_valid | from_buffer_now
             done = r_end | (from_buffer_now & buffer_last)
-            beat_data = Mux(head.stream, ingress.payload, r_data)
+            # The data's multiplexer is steered by a flip-flop of its own, not by
+            # `head.stream`, which steers the handshakes above: the fanout of 32 data bits
+            # stays off their paths. A beat from the read port and one from a stream buffer
+            # never meet: no read is asked for while a burst from a buffer is queued.
+            r_seen = Signal(reset_less=True)
+            m.d.sync += r_seen.eq(r.valid)
+            beat_data = Mux(r_seen, r_data, ingress.payload)
             beat_err = r_err & ~head.stream
             with m.If(got):
                 m.d.sync += [first_read.eq(done),
