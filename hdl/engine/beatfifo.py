@@ -187,15 +187,17 @@ class BufferedFifo(wiring.Component):
         m = Module()
         ring = _Ring(m, "storage", width=self._width, depth=self._depth - 1, fast=self._fast)
         do_write = ring.not_full & self.w_en
-        do_read = ~ring.empty & (~self.r_rdy | self.r_en)     # into the output register
+        head_free = ~self.r_rdy | self.r_en
+        do_read = ~ring.empty & head_free                      # into the output register
         ring.update(m, do_write, do_read)
         r_data = Signal(self._width, reset_less=True)
         m.d.comb += [self.w_rdy.eq(ring.not_full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]
-        with m.If(do_read):
-            m.d.sync += [r_data.eq(ring.r_data), self.r_rdy.eq(1)]
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
+        # The output register is loaded whenever it is free, with whatever the memory shows
+        # (unused while `r_rdy` is low): its enables are one LUT after `r_en`, and they are
+        # off the fanout of `do_read`.
+        with m.If(head_free):
+            m.d.sync += [r_data.eq(ring.r_data), self.r_rdy.eq(~ring.empty)]
         return m
 
 
