@@ -23,9 +23,14 @@ def BurstCommand(addr_width):
 
     ``fixed`` keeps the address for every beat (a peripheral data register); the adapters
     emit an AXI FIXED burst or a Wishbone constant-address burst.
+
+    ``len`` is ``beats - 1`` (AXI's AxLEN), worked out ahead by whoever drives a bus
+    adapter, so that no subtractor sits between the last choice of a command and the bus.
+    The port arbiters work it out for their clients (from ``beats``, before choosing), so a
+    client behind one need not give it.
     """
     return data.StructLayout({"addr": unsigned(addr_width), "beats": unsigned(BEATS_WIDTH),
-                              "fixed": unsigned(1)})
+                              "fixed": unsigned(1), "len": unsigned(BEATS_WIDTH - 1)})
 
 
 def ReadBeat(data_width):

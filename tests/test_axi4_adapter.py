@@ -11,9 +11,9 @@ def test_commands_responses_and_errors():
     axi = dut.axi
 
     async def bench(ctx):
-        ctx.set(dut.read.cmd.payload, dict(addr=0x1F80, beats=16, fixed=0))
+        ctx.set(dut.read.cmd.payload, dict(addr=0x1F80, beats=16, fixed=0, len=15))
         ctx.set(dut.read.cmd.valid, 1)
-        ctx.set(dut.write.cmd.payload, dict(addr=0x40, beats=1, fixed=1))
+        ctx.set(dut.write.cmd.payload, dict(addr=0x40, beats=1, fixed=1, len=0))
         ctx.set(dut.write.cmd.valid, 1)
         assert (ctx.get(axi.araddr), ctx.get(axi.arlen), ctx.get(axi.arsize),
                 ctx.get(axi.arburst)) == (0x1F80, 15, 3, BURST_INCR)

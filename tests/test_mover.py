@@ -52,6 +52,9 @@ def run_mover(bursts, *, fail_reads=(), fail_writes=(), discard=0, channels=2, s
             if responses:
                 ctx.set(dut.write.b.payload.err, responses[0])
 
+            for port in (dut.read, dut.write):
+                if ctx.get(port.cmd.valid):      # AXI's length, given ahead
+                    assert ctx.get(port.cmd.payload.len) == ctx.get(port.cmd.payload.beats) - 1
             if ctx.get(dut.read.cmd.valid) and ctx.get(dut.read.cmd.ready):
                 reads.append((ctx.get(dut.read.cmd.payload.addr),
                               ctx.get(dut.read.cmd.payload.beats)))

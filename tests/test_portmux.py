@@ -156,6 +156,7 @@ class ReadSlave:
         cmd, r = self.port.cmd, self.port.r
         if ctx.get(cmd.valid) and ctx.get(cmd.ready):
             command = ctx.get(cmd.payload)
+            assert command.len == command.beats - 1     # worked out by the arbiter
             self.queue.append([command.addr, command.beats, 0])
             assert len(self.queue) <= self.limit, f"{len(self.queue)} bursts in flight"
         if self.offering:
@@ -326,6 +327,7 @@ class WriteSlave:
         cmd, w, b = self.port.cmd, self.port.w, self.port.b
         if ctx.get(cmd.valid) and ctx.get(cmd.ready):
             command = ctx.get(cmd.payload)
+            assert command.len == command.beats - 1     # worked out by the arbiter
             self.cmds.append((command.addr, command.beats))
             self.in_flight += 1
             assert self.in_flight <= self.limit, f"{self.in_flight} bursts in flight"

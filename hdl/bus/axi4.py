@@ -35,7 +35,7 @@ class AXI4Adapter(wiring.Component):
         for ch, cmd in (("ar", self.read.cmd), ("aw", self.write.cmd)):
             m.d.comb += [
                 getattr(axi, f"{ch}addr").eq(cmd.payload.addr),
-                getattr(axi, f"{ch}len").eq(cmd.payload.beats - 1),
+                getattr(axi, f"{ch}len").eq(cmd.payload.len),
                 getattr(axi, f"{ch}size").eq(size),
                 getattr(axi, f"{ch}burst").eq(
                     Mux(cmd.payload.fixed, BURST_FIXED, BURST_INCR)),

@@ -97,6 +97,9 @@ class _Ring:
         self.r_data = Signal(width)
         self.empty = Signal(init=1)
         self.full = Signal()
+        # `~full` in a flip-flop of its own, for the handshakes: `full` itself enables every
+        # entry of a memory built from flip-flops, a fanout of dozens on iCE40.
+        self.not_full = Signal(init=1)
         self._depth = depth
         self._ports = []
         for suffix, bits, lsb in (("", width - fast, fast), ("_fast", fast, 0)):
@@ -135,9 +138,9 @@ class _Ring:
             m.d.sync += [consume.eq(consume_next),
                          consume_next.eq(_next(consume_next, self._depth))]
         with m.If(put & ~take):
-            m.d.sync += [self.empty.eq(0), self.full.eq(one_free)]
+            m.d.sync += [self.empty.eq(0), self.full.eq(one_free), self.not_full.eq(~one_free)]
         with m.If(take & ~put):
-            m.d.sync += [self.full.eq(0), self.empty.eq(one_left)]
+            m.d.sync += [self.full.eq(0), self.not_full.eq(1), self.empty.eq(one_left)]
 
 
 class BufferedFifo(wiring.Component):
@@ -183,16 +186,18 @@ class BufferedFifo(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         ring = _Ring(m, "storage", width=self._width, depth=self._depth - 1, fast=self._fast)
-        do_write = ~ring.full & self.w_en
-        do_read = ~ring.empty & (~self.r_rdy | self.r_en)     # into the output register
+        do_write = ring.not_full & self.w_en
+        head_free = ~self.r_rdy | self.r_en
+        do_read = ~ring.empty & head_free                      # into the output register
         ring.update(m, do_write, do_read)
         r_data = Signal(self._width, reset_less=True)
-        m.d.comb += [self.w_rdy.eq(~ring.full), self.r_data.eq(r_data),
+        m.d.comb += [self.w_rdy.eq(ring.not_full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]
-        with m.If(do_read):
-            m.d.sync += [r_data.eq(ring.r_data), self.r_rdy.eq(1)]
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
+        # The output register is loaded whenever it is free, with whatever the memory shows
+        # (unused while `r_rdy` is low): its enables are one LUT after `r_en`, and they are
+        # off the fanout of `do_read`.
+        with m.If(head_free):
+            m.d.sync += [r_data.eq(ring.r_data), self.r_rdy.eq(~ring.empty)]
         return m
 
 
@@ -227,14 +232,19 @@ class SmallFifo(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         ring = _Ring(m, "storage", width=self._width, depth=self._depth - 1)
-        do_write = ~ring.full & self.w_en
+        do_write = ring.not_full & self.w_en
         head_free = ~self.r_rdy | self.r_en
         # The memory holds entries only behind a full output register, so it is full
         # exactly when the whole FIFO is.
         from_ring = ~ring.empty & head_free
-        ring.update(m, do_write & ~(ring.empty & head_free), from_ring)
+        # Whether an entry written would go into the memory, worked out apart (`keep`) from
+        # `w_en`, which comes late (a command's handshake): the memory's write follows it
+        # in one LUT.
+        into_ring = Signal(attrs={"keep": 1})
+        m.d.comb += into_ring.eq(ring.not_full & ~(ring.empty & head_free))
+        ring.update(m, self.w_en & into_ring, from_ring)
         r_data = Signal(self._width, reset_less=True)
-        m.d.comb += [self.w_rdy.eq(~ring.full), self.r_data.eq(r_data),
+        m.d.comb += [self.w_rdy.eq(ring.not_full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]
         with m.If(head_free):
             m.d.sync += self.r_rdy.eq(~ring.empty | do_write)

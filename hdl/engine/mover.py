@@ -207,7 +207,9 @@ class DataMover(wiring.Component):
         reads = burst.reads[:count.width] if unaligned else beats
         # A burst that reads nothing (its beats are all in the carry) sends no command, and
         # neither does one that reads from a stream buffer.
-        no_read = (reads == 0) if unaligned else Const(0)
+        # (An OR of the bits, not `reads == 0`: Yosys would fold a compare into the carry
+        # chain of `reads - 1` beside it.)
+        no_read = ~reads.any() if unaligned else Const(0)
         no_command = Signal(attrs={"keep": 1})
         m.d.comb += no_command.eq((no_read | burst.src_stream) if streams else no_read)
         cmd = self.read.cmd
@@ -216,6 +218,10 @@ class DataMover(wiring.Component):
         # would otherwise chain one through the other, and everything taking a burst does
         # waits for them.
         can_take = Signal(attrs={"keep": 1})
+        # And whether its command may go, from the burst and `may_read` alone (`keep`, again
+        # apart from `no_command`): the command's valid is then one LUT after both, and the
+        # read port arbiter's tag push one more.
+        sends = Signal(attrs={"keep": 1})
         ready_to_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
         may_read = Const(1)
         take = Signal()
@@ -239,8 +245,10 @@ class DataMover(wiring.Component):
             took_from_buffer = took & from_buffer
         m.d.comb += [
             can_take.eq(ready_to_take),
-            cmd.valid.eq(can_take & may_read & ~no_command),
+            sends.eq(may_read & ~(no_read | (burst.src_stream if streams else 0))),
+            cmd.valid.eq(can_take & sends),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
+            cmd.payload.len.eq(reads - 1),
             cmd.payload.fixed.eq(burst.src_fixed),
             take.eq(can_take & (no_command | (may_read & cmd.ready))),
             self.bursts.ready.eq(take),
@@ -315,7 +323,13 @@ class DataMover(wiring.Component):
                          buffer_last.eq(Mux(first_read, head.one_read, last_read_next))]
             got = r_valid | from_buffer_now
             done = r_end | (from_buffer_now & buffer_last)
-            beat_data = Mux(head.stream, ingress.payload, r_data)
+            # The data's multiplexer is steered by a flip-flop of its own, not by
+            # `head.stream`, which steers the handshakes above: the fanout of 32 data bits
+            # stays off their paths. A beat from the read port and one from a stream buffer
+            # never meet: no read is asked for while a burst from a buffer is queued.
+            r_seen = Signal(reset_less=True)
+            m.d.sync += r_seen.eq(r.valid)
+            beat_data = Mux(r_seen, r_data, ingress.payload)
             beat_err = r_err & ~head.stream
             with m.If(got):
                 m.d.sync += [first_read.eq(done),
@@ -422,6 +436,7 @@ class DataMover(wiring.Component):
         with m.If(start & writes & ~to_stream):
             m.d.sync += [wcmd.valid.eq(1), wcmd_payload.addr.eq(next_burst.dst),
                          wcmd_payload.beats.eq(next_burst.beats),
+                         wcmd_payload.len.eq(next_burst.beats - 1),
                          wcmd_payload.fixed.eq(next_burst.fixed)]
 
         # --- Write data: stream each planned burst's beats out of the FIFO (or drop them),

@@ -19,7 +19,20 @@ def _check_count(name, value):
         raise ValueError(f"{name} must be at least 1, not {value}")
 
 
-def _grant(m, cmds, out, room):
+def _commands(m, ports):
+    """The commands of ``ports``, each with its ``len`` worked out from ``beats`` here, before
+    any choice between them: the clients need not give it, and the bus adapter gets it
+    with no subtractor after the arbiter's multiplexer."""
+    commands = []
+    for port in ports:
+        command = Signal(port.cmd.payload.shape())
+        m.d.comb += [command.eq(port.cmd.payload),
+                     command.len.eq(port.cmd.payload.beats - 1)]
+        commands.append(command)
+    return commands
+
+
+def _grant(m, cmds, payloads, out, room):
     """Grant one upstream command at a time into a register on ``out``: the last port's
     first, unless another port has asked since the cycle before, then the others, the lowest
     index first.
@@ -48,11 +61,11 @@ def _grant(m, cmds, out, room):
 
     chosen = Signal.like(out.payload)
     tag = Signal(range(len(cmds)))
-    m.d.comb += [chosen.eq(last.payload), tag.eq(len(cmds) - 1)]
+    m.d.comb += [chosen.eq(payloads[-1]), tag.eq(len(cmds) - 1)]
     with m.If(others_first):
         for index in reversed(range(len(others))):  # assigned last, the lowest index wins
             with m.If(others[index].valid):
-                m.d.comb += [chosen.eq(others[index].payload), tag.eq(index)]
+                m.d.comb += [chosen.eq(payloads[index]), tag.eq(index)]
 
     # No reset on the payload: reset and enable together cost a LUT per flip-flop.
     payload = Signal.like(out.payload, reset_less=True)
@@ -160,6 +173,7 @@ class ReadPortArbiter(_PortArbiter):
         m.submodules.tags = tags = SmallFifo(width=len(Signal(range(self._ports))),
                                              depth=self._outstanding + 1)
         *others, through = [port.cmd for port in ins]
+        *other_payloads, through_payload = _commands(m, ins)
         cmd = self.out.cmd
         go = cmd.ready & tags.w_rdy
 
@@ -181,8 +195,19 @@ class ReadPortArbiter(_PortArbiter):
         # which port it showed; a parked command is shown until it is taken.
         held_other = Signal()
         held_winner = Signal(range(self._ports))
-        show_other = held_other | (~parked & requested)
-        pick = Mux(held_other, held_winner, winner)
+        # Whether another port's command goes before the mover's, if there is one: it is
+        # held there, or nothing is parked. (A held command's port still asks: stream rules.)
+        # A flip-flop, so the late `requested` (a descriptor fetch made in this cycle) meets
+        # it in the last LUT of every bit of `out.cmd.payload`.
+        other_turn = Signal(init=1)
+        show_other = Signal(attrs={"keep": 1})
+        m.d.comb += show_other.eq(requested & other_turn)
+        # (With one other port, it is the one picked: no select on the payload's path.)
+        pick = Mux(held_other, held_winner, winner) if len(others) > 1 else Const(0)
+        # The mover's side, from flip-flops alone, kept apart (`keep`) so that `show_other`
+        # chooses in the last LUT.
+        mover_cmd = Signal(through.payload.shape(), attrs={"keep": 1})
+        m.d.comb += mover_cmd.eq(Mux(parked, parked_cmd, through_payload))
         m.d.comb += [cmd.valid.eq((requested | parked | through.valid) & tags.w_rdy),
                      through.ready.eq(~parked)]
         with m.If(show_other):
@@ -190,16 +215,19 @@ class ReadPortArbiter(_PortArbiter):
             for index, port in enumerate(others):
                 m.d.comb += port.ready.eq(go & (pick == index))
                 with m.If(pick == index):
-                    m.d.comb += cmd.payload.eq(port.payload)
+                    m.d.comb += cmd.payload.eq(other_payloads[index])
         with m.Else():
-            m.d.comb += [cmd.payload.eq(Mux(parked, parked_cmd, through.payload)),
+            m.d.comb += [cmd.payload.eq(mover_cmd),
                          tags.w_data.eq(self._ports - 1)]
         m.d.comb += tags.w_en.eq(cmd.valid & cmd.ready)
-        m.d.sync += [held_other.eq(cmd.valid & ~cmd.ready & show_other),
-                     held_winner.eq(pick),
-                     parked.eq((parked | through.valid) & ~(~show_other & go))]
+        held_other_next = Signal()
+        parked_next = Signal()
+        m.d.comb += [held_other_next.eq(cmd.valid & ~cmd.ready & show_other),
+                     parked_next.eq((parked | through.valid) & ~(~show_other & go))]
+        m.d.sync += [held_other.eq(held_other_next), held_winner.eq(pick),
+                     parked.eq(parked_next), other_turn.eq(held_other_next | ~parked_next)]
         with m.If(~parked):
-            m.d.sync += parked_cmd.eq(through.payload)
+            m.d.sync += parked_cmd.eq(through_payload)
 
         r = self.out.r
         _route_back(m, tags.r_data, tags.r_rdy, r, [port.r for port in ins])
@@ -276,7 +304,7 @@ class WritePortArbiter(_PortArbiter):
                                                     depth=self._outstanding + 1)
         m.submodules.b_tags = b_tags = BufferedFifo(width=tag_width,
                                                     depth=self._outstanding + 1)
-        take, tag = _grant(m, [port.cmd for port in ins], self.out.cmd,
+        take, tag = _grant(m, [port.cmd for port in ins], _commands(m, ins), self.out.cmd,
                            room=w_tags.w_rdy & b_tags.w_rdy)
         m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(tag),
                      b_tags.w_en.eq(take), b_tags.w_data.eq(tag)]
@@ -291,7 +319,12 @@ class WritePortArbiter(_PortArbiter):
             for index, port in enumerate(ins):
                 with m.Case(index):
                     m.d.comb += w.payload.eq(port.w.payload)
-        m.d.comb += w_tags.r_en.eq(w.valid & w.ready & w.payload.last)
+        # Whether each port offers the last beat of a burst: a LUT per port from its own
+        # flip-flops (`keep`), so the pop of the W tag follows in one LUT more.
+        ends = Signal(len(ins), attrs={"keep": 1})
+        m.d.comb += [ends[index].eq(port.w.valid & port.w.payload.last)
+                     for index, port in enumerate(ins)]
+        m.d.comb += w_tags.r_en.eq(w_tags.r_rdy & w.ready & ends.bit_select(head, 1))
 
         b = self.out.b
         _route_back(m, b_tags.r_data, b_tags.r_rdy, b, [port.b for port in ins])

@@ -87,7 +87,11 @@ class StreamIngress(wiring.Component):
                     m.d.sync += self.end_lane.eq(lane)
         # No beat is taken while a packet end is held: the claim that reaches it is the
         # claim of every beat available.
-        with m.If(self.packet_end & self.claim_valid & (self.claim_beats == self.avail)):
+        # (Whether a claim would take them all is worked out apart (`keep`), from flip-flops:
+        # the claim itself comes late, through the channels' arbiter.)
+        claims_all = Signal(attrs={"keep": 1})
+        m.d.comb += claims_all.eq(self.packet_end & (self.claim_beats == self.avail))
+        with m.If(claims_all & self.claim_valid):
             m.d.sync += self.packet_end.eq(0)
         return m
 
@@ -162,11 +166,17 @@ class StreamEgress(wiring.Component):
         push_whole = Signal(attrs={"keep": 1})
         sent_flush = Signal(attrs={"keep": 1})
         freed = Signal()
+        # The write enable is one LUT after two made of flip-flops alone (`keep`): whether a
+        # beat pushed would be whole, and whether a flush would send one.
+        is_whole = Signal(attrs={"keep": 1})
+        may_flush = Signal(attrs={"keep": 1})
         m.d.comb += [
+            is_whole.eq(whole),
+            may_flush.eq(flushing & spare & (holding | packet_open)),
             push_whole.eq(self.push_valid & whole),
-            sent_flush.eq(~self.push_valid & flushing & spare & (holding | packet_open)),
+            sent_flush.eq(~self.push_valid & may_flush),
             freed.eq(self.push_valid & ~whole),
-            buffer.w_en.eq(push_whole | sent_flush),
+            buffer.w_en.eq(Mux(self.push_valid, is_whole, may_flush)),
             buffer.w_data.eq(Mux(self.push_valid, Cat(merged_data, merged_strb, self.push_last),
                                  Cat(held_data, held_strb, 1))),
         ]
