@@ -149,8 +149,12 @@ class DMAController(wiring.Component):
         m.d.comb += [
             channel.fetched_valid.eq(unit.fetched.valid & (unit.fetched.channel == n)),
             channel.fetched.eq(unit.fetched.beat),
+            channel.fetched.ctrl_in.eq(unit.fetched.ctrl_in[n]),
+            channel.fetched.ends.eq(unit.fetched.ends[n]),
+            channel.fetched.ends_owned.eq(unit.fetched.ends_owned[n]),
             channel.written_valid.eq(unit.written.valid & (unit.written.channel == n)),
-            channel.written_err.eq(unit.written.err),
+            # Qualified: the channel's write-back failed (so a flip-flop of its own).
+            channel.written_err.eq(unit.written.failed[n]),
         ]
 
     def _stream_buffers(self, m, channels, mover, arbiter):

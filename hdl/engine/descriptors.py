@@ -29,18 +29,28 @@ def FetchBeat(data_width):
     """One beat of a fetch: ``index`` counts the beats from the descriptor's first byte;
     ``err`` is the bus's answer to it; ``last`` ends the fetch, ``penultimate`` comes before
     the last; ``nonzero`` has a bit per 32-bit word of ``data``, set when the word is not 0.
-    (The last two spare the channels a compare and a wide OR behind the beat's register.)"""
+    (The last two spare the channels a compare and a wide OR behind the beat's register.)
+    ``ctrl_in``, ``ends`` and ``ends_owned`` are for the channel the beat is routed to (its
+    bit of :func:`FetchEvent`'s): the beat with CTRL, the one before the last, came without
+    a bus error; the beat is the last; the last came without a bus error and with STATUS.DONE
+    clear. Each is a flip-flop, so that the channel's decisions on them (its registers' load
+    enable, a descriptor's verdict) start from one flip-flop, not from the event's compare."""
     beats = -(-FETCH_BYTES * 8 // data_width)
     return data.StructLayout({"index": range(beats), "data": unsigned(data_width),
                               "err": unsigned(1), "last": unsigned(1),
                               "penultimate": unsigned(1),
-                              "nonzero": unsigned(data_width // 32)})
+                              "nonzero": unsigned(data_width // 32),
+                              "ctrl_in": unsigned(1), "ends": unsigned(1),
+                              "ends_owned": unsigned(1)})
 
 
 def FetchEvent(data_width, channels):
-    """A beat of a fetch, broadcast to the channels."""
+    """A beat of a fetch, broadcast to the channels; ``ctrl_in``, ``ends`` and ``ends_owned``
+    have a bit per channel, for the beat's :func:`FetchBeat` fields of the same names
+    (which the unit leaves 0)."""
     return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
-                              "beat": FetchBeat(data_width)})
+                              "beat": FetchBeat(data_width), "ctrl_in": unsigned(channels),
+                              "ends": unsigned(channels), "ends_owned": unsigned(channels)})
 
 
 def WritebackRequest(addr_width, channels):
@@ -50,9 +60,11 @@ def WritebackRequest(addr_width, channels):
 
 
 def WritebackEvent(channels):
-    """A write-back was acknowledged by the bus (``err``: with an error response)."""
+    """A write-back was acknowledged by the bus (``err``: with an error response).
+    ``failed`` has a bit per channel: its write-back was acknowledged with an error (a
+    flip-flop for the channel's halt, not the event's compare)."""
     return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
-                              "err": unsigned(1)})
+                              "err": unsigned(1), "failed": unsigned(channels)})
 
 
 class DescriptorUnit(wiring.Component):
@@ -144,6 +156,20 @@ class DescriptorUnit(wiring.Component):
             nonzero.eq(Cat(r.payload.data.word_select(j, 32).any() for j in range(words))),
         ]
         m.d.comb += [beat.data.eq(data_q), beat.nonzero.eq(nonzero)]
+        # The same per channel, for its decisions (see FetchBeat).
+        layout = data.Layout.cast(Descriptor)
+        done_bit = (layout["status"].offset +
+                    data.Layout.cast(layout["status"].shape)["done"].offset) % self._data_width
+        beat_in = r.valid & r.ready
+        for n in range(len(self.fetched.ctrl_in)):
+            ours = beat_in & (channel == n)
+            m.d.sync += [
+                self.fetched.ctrl_in[n].eq(ours & (index == self._read_beats - 2) &
+                                           ~r.payload.err),
+                self.fetched.ends[n].eq(ours & r.payload.last),
+                self.fetched.ends_owned[n].eq(ours & r.payload.last & ~r.payload.err &
+                                              ~r.payload.data[done_bit]),
+            ]
 
     def _writer(self, m):
         # The request stays on `writeback` (taken only with its response): its address and
@@ -189,3 +215,6 @@ class DescriptorUnit(wiring.Component):
         m.d.sync += [self.written.valid.eq(b.valid & b.ready),
                      self.written.err.eq(b.payload.err),
                      self.written.channel.eq(request.payload.channel)]
+        for n in range(len(self.written.failed)):
+            m.d.sync += self.written.failed[n].eq(b.valid & b.ready & b.payload.err &
+                                                  (request.payload.channel == n))
