@@ -63,14 +63,14 @@ class ChainWalker:
         # -- Fetching: one request at a time; `fetching` until its last beat comes back.
         self._fetching = fetching = Signal()
         self._fetch_addr = fetch_addr = Signal(aw, reset_less=True)
+        # A fetch is asked for with a pulse on `fetch.valid` (START, a dispatch, a stale
+        # fetch again), which the descriptor unit always takes; the address is held in
+        # `fetch_addr` until the fetch ends (the unit's command shows it from there). It is
+        # loaded through another strobe: DESC when starting (not yet BUSY), the NEXT kept
+        # when dispatching; a stale fetch keeps it. Its multiplexer is then a LUT of
+        # flip-flops, apart from the decisions.
         fetch = channel.fetch
         m.d.comb += fetch.payload.addr.eq(fetch_addr)
-        with m.If(fetch.ready):
-            m.d.sync += fetch.valid.eq(0)
-        # A fetch is asked for through one strobe (START, a dispatch, a stale fetch again),
-        # and its address is loaded through another: DESC when starting (not yet BUSY), the
-        # NEXT kept when dispatching; a stale fetch keeps it. The address's multiplexer is
-        # then a LUT of flip-flops, apart from the decisions.
         self._fetch_now = Signal()
         self._fetch_load = fetch_load = Signal()
         first = channel._address("DESC_LO", "DESC_HI")
@@ -167,12 +167,14 @@ class ChainWalker:
         self._verdict = verdict = beat.ends & ~(only_stale & ~beat.err)
         self._verdict_ok = beat.ends_owned & sound & ~refused     # verdict & judged_ok
         with m.If(beat.ends):
-            m.d.sync += fetching.eq(0)
+            # (A stale fetch stays `fetching` until made again, see _dispatch.)
             with m.If(~verdict):
                 m.d.sync += refetch.eq(1)
-            with m.Elif(~awaiting):
-                m.d.sync += [next_valid.eq(1), next_err.eq(judged)]
-                m.d.comb += next_ok_d.eq(judged_ok)
+            with m.Else():
+                m.d.sync += fetching.eq(0)
+                with m.If(~awaiting):
+                    m.d.sync += [next_valid.eq(1), next_err.eq(judged)]
+                    m.d.comb += next_ok_d.eq(judged_ok)
 
         # -- Descriptors dispatched and not yet written back, oldest first; `ended` of them
         # have had their final burst retire, so their writes are all acknowledged. Their
@@ -308,6 +310,11 @@ class ChainWalker:
         halting, awaiting = self._halting, self._awaiting
         self._loaded = loaded = Signal()
         self._checked = checked = Signal()
+        # `checked` and not LAST, beside it: a dispatch that prefetches. The fetch request
+        # (into the unit's grant, registered there) sees one flip-flop for it.
+        checked_more = Signal()
+        fetch_go = Signal()                 # a prefetch, or a stale fetch again, asked for
+        m.d.sync += fetch_go.eq(0)
         # Whether a descriptor may be loaded: registered (but for halting), so that the
         # registers' wide load enable sees one flip-flop for it. A cycle late for the
         # planner and the queue coming free; never late to stop a load: a load, STOP and
@@ -351,7 +358,8 @@ class ChainWalker:
         # Loaded early: wait for the verdict; a descriptor that cannot run is dropped.
         verdict_ok = self._verdict_ok
         with m.If(loaded & (~awaiting | verdict_ok)):
-            m.d.sync += [loaded.eq(0), checked.eq(1), awaiting.eq(0)]
+            m.d.sync += [loaded.eq(0), checked.eq(1), awaiting.eq(0),
+                         checked_more.eq(~regs["XFER", "LAST"])]
         with m.If(loaded & awaiting & self._verdict & ~verdict_ok):
             m.d.sync += [loaded.eq(0), awaiting.eq(0), desc_faulted.eq(1)]
 
@@ -367,7 +375,7 @@ class ChainWalker:
                 m.d.sync += [desc_fault.eq(Mux(awaiting, self._judged, self._next_err)),
                              self._desc_fault_addr.eq(self._fetch_addr)]
         with m.If(checked):
-            m.d.sync += checked.eq(0)
+            m.d.sync += [checked.eq(0), checked_more.eq(0)]
             with m.If(self._bad):
                 m.d.sync += desc_faulted.eq(1)
             with m.Elif(~halting):
@@ -381,30 +389,36 @@ class ChainWalker:
                 ]
                 # Prefetch as it is planned, never past LAST. (The next descriptor's fields
                 # replace this one's in `nxt` from here on.)
-                with m.If(~regs["XFER", "LAST"]):
-                    self._request_fetch(m, load=True)
+                # Asked for a cycle later, from a flip-flop (`fetch_go`): off the path of
+                # the unit's grant; the fetch is ahead of need anyway. Its address is
+                # loaded now.
+                with m.If(checked_more):
+                    m.d.sync += fetch_go.eq(1)
+                    m.d.comb += self._fetch_load.eq(1)
 
-        # A stale fetch is made again once every descriptor in flight is written back.
+        # A stale fetch is made again once every descriptor in flight is written back, a
+        # cycle later, from `fetch_go` (it stays `fetching` meanwhile: the run does not
+        # settle in between).
         with m.If(self._refetch & ~queue.r_rdy & ~halting):
-            m.d.sync += self._refetch.eq(0)
-            self._request_fetch(m, load=False)
+            m.d.sync += [self._refetch.eq(0), fetch_go.eq(1)]
+        with m.If(fetch_go & ~halting):
+            m.d.comb += self._fetch_now.eq(1)
 
         # Halting: a descriptor judged, or loaded and not yet launched, is dropped with the
         # run (the next START must not launch it, and none is loaded once it is over), and
         # so is a fetch to make again.
         with m.If(halting):
-            m.d.sync += [self._next_valid.eq(0), loaded.eq(0),
-                         checked.eq(0), awaiting.eq(0), self._refetch.eq(0)]
+            m.d.sync += [self._next_valid.eq(0), loaded.eq(0), checked.eq(0),
+                         checked_more.eq(0), awaiting.eq(0), self._refetch.eq(0)]
             m.d.comb += self._next_ok_d.eq(0)
+            # A fetch not yet asked for is not under way (a stale one stays `fetching`).
+            with m.If(self._refetch | fetch_go):
+                m.d.sync += self._fetching.eq(0)
 
-        # (After the rest: a request wins over what else sets these.)
+        # (After the rest: a request wins over what else sets this.)
+        m.d.comb += channel.fetch.valid.eq(self._fetch_now)
         with m.If(self._fetch_now):
-            m.d.sync += [channel.fetch.valid.eq(1), self._fetching.eq(1)]
-
-    def _request_fetch(self, m, *, load):
-        m.d.comb += self._fetch_now.eq(1)
-        if load:
-            m.d.comb += self._fetch_load.eq(1)
+            m.d.sync += self._fetching.eq(1)
 
     def begin(self, m, fail_now):
         """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
@@ -412,8 +426,7 @@ class ChainWalker:
         with m.If(self._first_misaligned):
             fail_now(ErrorCode.BAD_DESCRIPTOR, first)
         with m.Else():
-            self._request_fetch(m, load=True)
-            m.d.comb += self._next_ok_d.eq(0)
+            m.d.comb += [self._fetch_now.eq(1), self._fetch_load.eq(1), self._next_ok_d.eq(0)]
             m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
                          self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
                          self._desc_faulted.eq(0)]
@@ -459,8 +472,9 @@ class ChainWalker:
         # nothing starts, so what was quiet stays so. (A run's first cycle, with `settled`
         # left from the last, has its first fetch under way and STOP and faults cleared.)
         # `settled` takes a second cycle to see whether a dispatch or a fetch started in the
-        # first: neither can then (a fault or STOP stops dispatching, and a stale fetch is
-        # made again in the cycle the queue empties, so before `was_settled`).
+        # first: neither can then (a fault or STOP stops dispatching; a stale fetch stays
+        # `fetching` until made again; a prefetch, asked for a cycle after its dispatch,
+        # comes while the queue holds the descriptor dispatched).
         dispatching = loaded | checked
         halted = Signal()
         m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0) & ~self._clean_end)
