@@ -153,12 +153,13 @@ class DescriptorUnit(wiring.Component):
         with m.If(cmd.ready):
             m.d.sync += shown.eq(0)
         with m.If(grant):
-            m.d.sync += [busy.eq(1), shown.eq(1), index.eq(0), channel.eq(winner),
-                         last.eq(winner)]
+            m.d.sync += [busy.eq(1), shown.eq(1), channel.eq(winner), last.eq(winner)]
+        # The beat count goes back to 0 with the last beat, ready for the next fetch (not
+        # on the grant: its enable stays off the requests' path).
         with m.If(r.valid & r.ready):
             m.d.sync += index.eq(index + 1)
             with m.If(r.payload.last):
-                m.d.sync += busy.eq(0)
+                m.d.sync += [busy.eq(0), index.eq(0)]
         # The beats go out registered: the channels keep fields and judge the descriptor
         # from flip-flops, not through the read port's routing of R.
         beat = self.fetched.beat
