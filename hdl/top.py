@@ -125,9 +125,10 @@ class DMAController(wiring.Component):
             wiring.connect(m, getattr(mover, kind), mux.in1)
             wiring.connect(m, mux.out, getattr(adapter, kind))
 
-        # The channels' requests, round-robin, one at a time. Not registered: a request
-        # waits in its channel's register anyway, and goes out in the cycle it is made.
-        for kind in ("fetch", "writeback"):
+        # The channels' write-back requests, round-robin, one at a time. Not registered: a
+        # request waits in its channel's register anyway, and goes out in the cycle it is
+        # made. (The unit arbitrates fetches itself, see DescriptorUnit.)
+        for kind in ("writeback",):
             layout = getattr(unit, kind).payload.shape()
             item = data.StructLayout({name: field.shape for name, field in layout
                                       if name != "channel"})
@@ -147,10 +148,18 @@ class DMAController(wiring.Component):
     def _connect_descriptor_traffic(m, n, channel, unit):
         """The unit's events, to the channel they belong to."""
         m.d.comb += [
-            channel.fetched_valid.eq(unit.fetched.valid & (unit.fetched.channel == n)),
+            channel.fetched_valid.eq(unit.fetched.ours[n]),
             channel.fetched.eq(unit.fetched.beat),
-            channel.written_valid.eq(unit.written.valid & (unit.written.channel == n)),
-            channel.written_err.eq(unit.written.err),
+            channel.fetched.ctrl_in.eq(unit.fetched.ctrl_in[n]),
+            channel.fetched.ends.eq(unit.fetched.ends[n]),
+            channel.fetched.ends_owned.eq(unit.fetched.ends_owned[n]),
+            # A fetch request is a pulse, always taken; its address is held meanwhile.
+            unit.fetch_now[n].eq(channel.fetch.valid),
+            unit.fetch_addr[n].eq(channel.fetch.payload.addr),
+            channel.fetch.ready.eq(1),
+            channel.written_valid.eq(unit.written.done[n]),
+            # Qualified: the channel's write-back failed (so a flip-flop of its own).
+            channel.written_err.eq(unit.written.failed[n]),
         ]
 
     def _stream_buffers(self, m, channels, mover, arbiter):
@@ -284,7 +293,7 @@ class DMAController(wiring.Component):
                 m.d.comb += [channel.req.eq(self.req[n]), self.ack[n].eq(channel.ack)]
 
         if cfg.sg:
-            for kind in ("fetch", "writeback"):
+            for kind in ("writeback",):
                 arbiter = m.submodules[f"{kind}_arbiter"]
                 for n, channel in enumerate(channels):
                     wiring.connect(m, getattr(channel, kind), getattr(arbiter, f"ch{n}"))

@@ -76,11 +76,11 @@ def test_fetch_broadcasts_the_descriptor_beats(data_width):
 
     async def bench(ctx):
         for channel, addr in [(0, 0x40), (2, 0x200), (1, 0x300), (1, 0xFC0)]:
-            ctx.set(dut.fetch.valid, 1)
-            ctx.set(dut.fetch.payload.channel, channel)
-            ctx.set(dut.fetch.payload.addr, addr)
-            await ctx.tick().until(dut.fetch.ready)
-            ctx.set(dut.fetch.valid, 0)
+            # A pulse, always taken; the address held until the fetch ends.
+            ctx.set(dut.fetch_addr.as_value(), addr << (32 * channel))
+            ctx.set(dut.fetch_now, 1 << channel)
+            await ctx.tick()
+            ctx.set(dut.fetch_now, 0)
             beats = []
             while not beats or not beats[-1][4]:
                 *_, valid, ch, index, value, err, last, penultimate, nonzero = \
@@ -146,3 +146,55 @@ def test_writeback_is_one_8_byte_write_at_0x20(data_width):
                     written[addr + i * beat_bytes + k] = value >> (8 * k) & 0xFF
         expected = (status | count << 32).to_bytes(8, "little")
         assert written == {addr + k: expected[k] for k in range(8)}
+
+
+def test_fetch_requests_are_granted_round_robin_one_at_a_time():
+    # Three channels ask at once, and one asks again during a fetch: each is kept until
+    # granted, one fetch at a time, the first after the one granted last first; the
+    # command goes out from flip-flops with the address the channel holds, and the beats
+    # carry its number and flags.
+    rng = random.Random(7)
+    dut = DescriptorUnit(addr_width=32, data_width=32, channels=3)
+    memory = {a: rng.getrandbits(8) for a in range(0x400)}
+    state = {"done": False}
+    slave, _ = _memory_slave(dut, memory, data_width=32, rng=rng, errors=set(), state=state)
+    addrs = {0: 0x40, 1: 0x80, 2: 0xC0}
+    beats = -(-FETCH_BYTES // 4)
+    order = []
+
+    async def bench(ctx):
+        ctx.set(dut.fetch_addr.as_value(), sum(a << (32 * n) for n, a in addrs.items()))
+        ctx.set(dut.fetch_now, 0b111)
+        await ctx.tick()
+        ctx.set(dut.fetch_now, 0)
+        asked_again = False
+        while len(order) < 4:
+            *_, valid, ch, last, ours, ends, ctrl_in = await ctx.tick().sample(
+                dut.fetched.valid, dut.fetched.channel, dut.fetched.beat.last,
+                dut.fetched.ours, dut.fetched.ends, dut.fetched.ctrl_in)
+            if valid:
+                assert ours == 1 << ch
+                assert ends == (ours if last else 0)
+            if valid and last:
+                order.append(ch)
+                if not asked_again:
+                    # Channel 1 again (its first fetch is done), while another is under way.
+                    ctx.set(dut.fetch_now, 0b010)
+                    await ctx.tick()
+                    ctx.set(dut.fetch_now, 0)
+                    asked_again = True
+        state["done"] = True
+
+    async def commands(ctx):
+        seen = []
+        while not state["done"]:
+            _, _, valid, ready, addr, n = await ctx.tick().sample(
+                dut.read.cmd.valid, dut.read.cmd.ready, dut.read.cmd.payload.addr,
+                dut.read.cmd.payload.beats)
+            if valid and ready:
+                seen.append(addr)
+                assert n == beats
+        assert seen == [addrs[c] for c in order]
+
+    simulate(dut, bench, slave, commands, deadline_cycles=3000)
+    assert order == [1, 2, 0, 1]

@@ -63,15 +63,24 @@ class ChainWalker:
         # -- Fetching: one request at a time; `fetching` until its last beat comes back.
         self._fetching = fetching = Signal()
         self._fetch_addr = fetch_addr = Signal(aw, reset_less=True)
+        # A fetch is asked for with a pulse on `fetch.valid` (START, a dispatch, a stale
+        # fetch again), which the descriptor unit always takes; the address is held in
+        # `fetch_addr` until the fetch ends (the unit's command shows it from there). It is
+        # loaded through another strobe: DESC when starting (not yet BUSY), the NEXT kept
+        # when dispatching; a stale fetch keeps it. Its multiplexer is then a LUT of
+        # flip-flops, apart from the decisions.
         fetch = channel.fetch
         m.d.comb += fetch.payload.addr.eq(fetch_addr)
-        with m.If(fetch.ready):
-            m.d.sync += fetch.valid.eq(0)
+        self._fetch_now = Signal()
+        self._fetch_load = fetch_load = Signal()
+        first = channel._address("DESC_LO", "DESC_HI")
 
         # -- The prefetched descriptor: the fields a channel needs, kept as their beats pass
         # (at the same bits as in the descriptor; the others stay 0), and what is judged of
         # them before it runs.
         self._next = nxt = Signal(Descriptor, reset_less=True)
+        with m.If(fetch_load):
+            m.d.sync += fetch_addr.eq(Mux(self._regs["STATUS", "BUSY"], nxt.next, first))
         self._next_valid = next_valid = Signal()
         beat, take = channel.fetched, channel.fetched_valid
         dw = len(beat.data)
@@ -87,8 +96,9 @@ class ChainWalker:
         fields_beat = (layout["ctrl"].offset + len(nxt.ctrl.as_value()) - 1) // dw
         assert status_done // dw == -(-FETCH_BYTES * 8 // dw) - 1 == fields_beat + 1
         # `arriving`: the transfer fields as they are once this cycle's beat is kept, for a
-        # load in the cycle the beat with CTRL arrives.
-        self._fields_in = fields_in = take & beat.penultimate
+        # load in the cycle the beat with CTRL arrives (without a bus error: with one, no
+        # load, and the verdict fails it).
+        self._fields_in = fields_in = beat.ctrl_in
         self._arriving = arriving = Signal(Descriptor)
         m.d.comb += arriving.eq(nxt)
         for offset, width in kept:
@@ -128,6 +138,11 @@ class ChainWalker:
         # STATUS.DONE, which is in the last one and is read from it.
         self._next_err = next_err = Signal(ErrorCode)
         self._next_ok = next_ok = Signal()      # next_valid with next_err == NONE, beside it
+        # What it is next (set through this, combinationally): the dispatch registers it
+        # again with the planner being free, for the registers' load enable.
+        self._next_ok_d = next_ok_d = Signal()
+        m.d.comb += next_ok_d.eq(next_ok)
+        m.d.sync += next_ok.eq(next_ok_d)
         self._judged = judged = Signal(ErrorCode)
         not_owned = beat.data[status_done % dw]
         m.d.comb += judged.eq(
@@ -141,15 +156,25 @@ class ChainWalker:
         stale = Signal()
         self._stale = stale
         self._refetch = refetch = Signal()
+        # What the verdict takes from before the last beat, each in one flip-flop beside
+        # `stale` and `read_err` (set from what sets those): stale and not failed; neither
+        # stale nor failed. With the unit's flags of the last beat and `refused`, the
+        # verdict and whether it passes are a LUT each.
+        only_stale = Signal()
+        sound = Signal()
         # The verdict of the descriptor loaded early is taken by the dispatch (`run`).
         self._awaiting = awaiting = Signal()
-        self._verdict = verdict = take & beat.last & ~(stale & ~read_err & ~beat.err)
-        with m.If(take & beat.last):
-            m.d.sync += fetching.eq(0)
+        self._verdict = verdict = beat.ends & ~(only_stale & ~beat.err)
+        self._verdict_ok = beat.ends_owned & sound & ~refused     # verdict & judged_ok
+        with m.If(beat.ends):
+            # (A stale fetch stays `fetching` until made again, see _dispatch.)
             with m.If(~verdict):
                 m.d.sync += refetch.eq(1)
-            with m.Elif(~awaiting):
-                m.d.sync += [next_valid.eq(1), next_err.eq(judged), next_ok.eq(judged_ok)]
+            with m.Else():
+                m.d.sync += fetching.eq(0)
+                with m.If(~awaiting):
+                    m.d.sync += [next_valid.eq(1), next_err.eq(judged)]
+                    m.d.comb += next_ok_d.eq(judged_ok)
 
         # -- Descriptors dispatched and not yet written back, oldest first; `ended` of them
         # have had their final burst retire, so their writes are all acknowledged. Their
@@ -234,17 +259,23 @@ class ChainWalker:
                             ~Mux(queue.r_en, 1 << oldest, 0))
         with m.If(cleared):
             m.d.sync += [held.eq(0), tail.eq(0), oldest.eq(0)]
-        # Registered (the compares stay off the path of the fetched event): one cycle old,
-        # it is never behind on a push, which comes long before the fetch returns; behind
-        # on a pop, it costs one more fetch.
-        m.d.sync += stale.eq(Cat(held[i] & (reg == fetch_addr[tag])
-                                 for i, reg in enumerate(in_flight)).any())
-        # Neither stale nor failed so far, for a load as the transfer fields come in:
-        # registered beside `read_err` (from the beats before), one flip-flop on that path.
-        self._clean = Signal()
-        m.d.sync += self._clean.eq(~stale & ~read_err_now)
+        # Registered twice (the compares, then their OR: both stay off the path of the
+        # fetched event): two cycles old, it is never behind on a push, which comes with
+        # the fetch request, at least three cycles before the fetch's beat with CTRL is
+        # seen (AR, a beat, the unit's register; and a beat before CTRL's); behind on a
+        # pop, it costs one more fetch.
+        match = Signal(COMPLETIONS)
+        m.d.sync += match.eq(Cat(reg == fetch_addr[tag] for reg in in_flight))
+        stale_now = (held & match).any()
+        m.d.sync += [stale.eq(stale_now), only_stale.eq(stale_now & ~read_err_now),
+                     sound.eq(~stale_now & ~read_err_now)]
+        # Neither stale nor failed so far, for a load as the transfer fields come in (with
+        # `read_err`, from the beats before): the dispatch registers it with the planner
+        # being free, one flip-flop on the registers' load enable.
+        self._clean_now = ~stale & ~read_err_now
         self._wb_busy = Signal()             # a write-back asked for or under way
-        self.write_failed = channel.written_valid & channel.written_err
+        # (written_err comes qualified, from a flip-flop of its own: see top.py.)
+        self.write_failed = channel.written_err
 
         # A descriptor that cannot run halts the channel once the ones before it completed.
         self._desc_faulted = Signal()
@@ -274,32 +305,44 @@ class ChainWalker:
         START by STOP or a descriptor fault.
         """
         channel, regs = self._channel, self._regs
-        queue, nxt = self._queue, self._next
+        queue = self._queue
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting, awaiting = self._halting, self._awaiting
         self._loaded = loaded = Signal()
         self._checked = checked = Signal()
+        # `checked` and not LAST, beside it: a dispatch that prefetches. The fetch request
+        # (into the unit's grant, registered there) sees one flip-flop for it.
+        checked_more = Signal()
+        fetch_go = Signal()                 # a prefetch, or a stale fetch again, asked for
+        m.d.sync += fetch_go.eq(0)
         # Whether a descriptor may be loaded: registered (but for halting), so that the
         # registers' wide load enable sees one flip-flop for it. A cycle late for the
         # planner and the queue coming free; never late to stop a load: a load, STOP and
-        # what makes a descriptor fault are seen as they come.
-        free = Signal()
+        # what makes a descriptor fault are seen as they come. Registered twice more, with
+        # what else a load needs (the same flip-flops' values ANDed, a cycle ahead): `armed`
+        # with the fetch clean so far, `go_late` with a judged descriptor that may run. The
+        # load enable is then a LUT of flip-flops: ctrl_in & armed | go_late, but halting.
+        free, free_now = Signal(), Signal()
+        armed, go_late = Signal(), Signal()
         may_load = free & ~halting
         late = self._next_valid & may_load
-        early = self._fields_in & self._clean & ~channel.fetched.err & may_load
+        early = self._fields_in & armed & ~halting
         with m.If(late):
-            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0)]
+            m.d.sync += self._next_valid.eq(0)
+            m.d.comb += self._next_ok_d.eq(0)
             with m.If(~self._next_ok):
                 m.d.sync += desc_faulted.eq(1)
             with m.Else():
                 m.d.sync += loaded.eq(1)
         with m.If(early):
             m.d.sync += [loaded.eq(1), awaiting.eq(1)]
-        m.d.sync += free.eq(channel.planner_free & self._queue_room & ~loaded & ~checked &
-                            ~self._stop_pending & ~regs["CTRL", "STOP"] & ~desc_faulted &
-                            ~(free & (self._next_valid | early)))
+        m.d.comb += free_now.eq(channel.planner_free & self._queue_room & ~loaded & ~checked &
+                                ~self._stop_pending & ~regs["CTRL", "STOP"] & ~desc_faulted &
+                                ~(free & (self._next_valid | early)))
+        m.d.sync += [free.eq(free_now), armed.eq(free_now & self._clean_now),
+                     go_late.eq(free_now & self._next_ok_d)]
         # Loaded only in that cycle: the register of a field loads over software writes.
-        real_load = (self._next_ok | early) & may_load
+        real_load = (early | go_late) & ~halting
         ch, arriving = self._channel, self._arriving
         values = {("LEN", "VALUE"): arriving.len}
         for lo, hi, value in (("SRC_LO", "SRC_HI", arriving.src),
@@ -313,9 +356,10 @@ class ChainWalker:
             m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
 
         # Loaded early: wait for the verdict; a descriptor that cannot run is dropped.
-        verdict_ok = self._verdict & self._judged_ok
+        verdict_ok = self._verdict_ok
         with m.If(loaded & (~awaiting | verdict_ok)):
-            m.d.sync += [loaded.eq(0), checked.eq(1), awaiting.eq(0)]
+            m.d.sync += [loaded.eq(0), checked.eq(1), awaiting.eq(0),
+                         checked_more.eq(~regs["XFER", "LAST"])]
         with m.If(loaded & awaiting & self._verdict & ~verdict_ok):
             m.d.sync += [loaded.eq(0), awaiting.eq(0), desc_faulted.eq(1)]
 
@@ -331,7 +375,7 @@ class ChainWalker:
                 m.d.sync += [desc_fault.eq(Mux(awaiting, self._judged, self._next_err)),
                              self._desc_fault_addr.eq(self._fetch_addr)]
         with m.If(checked):
-            m.d.sync += checked.eq(0)
+            m.d.sync += [checked.eq(0), checked_more.eq(0)]
             with m.If(self._bad):
                 m.d.sync += desc_faulted.eq(1)
             with m.Elif(~halting):
@@ -345,24 +389,36 @@ class ChainWalker:
                 ]
                 # Prefetch as it is planned, never past LAST. (The next descriptor's fields
                 # replace this one's in `nxt` from here on.)
-                with m.If(~regs["XFER", "LAST"]):
-                    self._request_fetch(m, nxt.next)
+                # Asked for a cycle later, from a flip-flop (`fetch_go`): off the path of
+                # the unit's grant; the fetch is ahead of need anyway. Its address is
+                # loaded now.
+                with m.If(checked_more):
+                    m.d.sync += fetch_go.eq(1)
+                    m.d.comb += self._fetch_load.eq(1)
 
-        # A stale fetch is made again once every descriptor in flight is written back.
+        # A stale fetch is made again once every descriptor in flight is written back, a
+        # cycle later, from `fetch_go` (it stays `fetching` meanwhile: the run does not
+        # settle in between).
         with m.If(self._refetch & ~queue.r_rdy & ~halting):
-            m.d.sync += self._refetch.eq(0)
-            self._request_fetch(m, self._fetch_addr)
+            m.d.sync += [self._refetch.eq(0), fetch_go.eq(1)]
+        with m.If(fetch_go & ~halting):
+            m.d.comb += self._fetch_now.eq(1)
 
         # Halting: a descriptor judged, or loaded and not yet launched, is dropped with the
         # run (the next START must not launch it, and none is loaded once it is over), and
         # so is a fetch to make again.
         with m.If(halting):
-            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0), loaded.eq(0),
-                         checked.eq(0), awaiting.eq(0), self._refetch.eq(0)]
+            m.d.sync += [self._next_valid.eq(0), loaded.eq(0), checked.eq(0),
+                         checked_more.eq(0), awaiting.eq(0), self._refetch.eq(0)]
+            m.d.comb += self._next_ok_d.eq(0)
+            # A fetch not yet asked for is not under way (a stale one stays `fetching`).
+            with m.If(self._refetch | fetch_go):
+                m.d.sync += self._fetching.eq(0)
 
-    def _request_fetch(self, m, addr):
-        m.d.sync += [self._channel.fetch.valid.eq(1), self._fetch_addr.eq(addr),
-                     self._fetching.eq(1)]
+        # (After the rest: a request wins over what else sets this.)
+        m.d.comb += channel.fetch.valid.eq(self._fetch_now)
+        with m.If(self._fetch_now):
+            m.d.sync += self._fetching.eq(1)
 
     def begin(self, m, fail_now):
         """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
@@ -370,9 +426,8 @@ class ChainWalker:
         with m.If(self._first_misaligned):
             fail_now(ErrorCode.BAD_DESCRIPTOR, first)
         with m.Else():
-            self._request_fetch(m, first)
+            m.d.comb += [self._fetch_now.eq(1), self._fetch_load.eq(1), self._next_ok_d.eq(0)]
             m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
-                         self._next_ok.eq(0),
                          self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
                          self._desc_faulted.eq(0)]
             m.d.comb += self._clear.eq(1)
@@ -417,8 +472,9 @@ class ChainWalker:
         # nothing starts, so what was quiet stays so. (A run's first cycle, with `settled`
         # left from the last, has its first fetch under way and STOP and faults cleared.)
         # `settled` takes a second cycle to see whether a dispatch or a fetch started in the
-        # first: neither can then (a fault or STOP stops dispatching, and a stale fetch is
-        # made again in the cycle the queue empties, so before `was_settled`).
+        # first: neither can then (a fault or STOP stops dispatching; a stale fetch stays
+        # `fetching` until made again; a prefetch, asked for a cycle after its dispatch,
+        # comes while the queue holds the descriptor dispatched).
         dispatching = loaded | checked
         halted = Signal()
         m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0) & ~self._clean_end)

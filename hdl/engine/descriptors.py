@@ -1,6 +1,6 @@
 """The scatter-gather descriptor unit: fetches descriptors and writes completions back."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,7 +8,7 @@ from ..descriptor import WRITEBACK_BYTES, WRITEBACK_OFFSET, Descriptor, Writebac
 from ..memport import ReadPortSignature, WritePortSignature
 
 
-__all__ = ["FETCH_BYTES", "FetchRequest", "FetchBeat", "FetchEvent", "WritebackRequest", "WritebackEvent",
+__all__ = ["FETCH_BYTES", "FetchBeat", "FetchEvent", "WritebackRequest", "WritebackEvent",
            "DescriptorUnit"]
 
 _WRITEBACK_BITS = WRITEBACK_BYTES * 8
@@ -20,27 +20,34 @@ def _channel_shape(channels):
     return unsigned(max(1, (channels - 1).bit_length()))
 
 
-def FetchRequest(addr_width, channels):
-    """Read the descriptor at ``addr`` (64-byte aligned) for ``channel``."""
-    return data.StructLayout({"channel": _channel_shape(channels), "addr": unsigned(addr_width)})
-
-
 def FetchBeat(data_width):
     """One beat of a fetch: ``index`` counts the beats from the descriptor's first byte;
     ``err`` is the bus's answer to it; ``last`` ends the fetch, ``penultimate`` comes before
     the last; ``nonzero`` has a bit per 32-bit word of ``data``, set when the word is not 0.
-    (The last two spare the channels a compare and a wide OR behind the beat's register.)"""
+    (The last two spare the channels a compare and a wide OR behind the beat's register.)
+    ``ctrl_in``, ``ends`` and ``ends_owned`` are for the channel the beat is routed to (its
+    bit of :func:`FetchEvent`'s): the beat with CTRL, the one before the last, came without
+    a bus error; the beat is the last; the last came without a bus error and with STATUS.DONE
+    clear. Each is a flip-flop, so that the channel's decisions on them (its registers' load
+    enable, a descriptor's verdict) start from one flip-flop, not from the event's compare."""
     beats = -(-FETCH_BYTES * 8 // data_width)
     return data.StructLayout({"index": range(beats), "data": unsigned(data_width),
                               "err": unsigned(1), "last": unsigned(1),
                               "penultimate": unsigned(1),
-                              "nonzero": unsigned(data_width // 32)})
+                              "nonzero": unsigned(data_width // 32),
+                              "ctrl_in": unsigned(1), "ends": unsigned(1),
+                              "ends_owned": unsigned(1)})
 
 
 def FetchEvent(data_width, channels):
-    """A beat of a fetch, broadcast to the channels."""
+    """A beat of a fetch, broadcast to the channels; ``ours`` (``valid`` for the beat's
+    channel), ``ctrl_in``, ``ends`` and ``ends_owned`` have a bit per channel, the last
+    three for the beat's :func:`FetchBeat` fields of the same names (which the unit leaves
+    0)."""
     return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
-                              "beat": FetchBeat(data_width)})
+                              "ours": unsigned(channels),
+                              "beat": FetchBeat(data_width), "ctrl_in": unsigned(channels),
+                              "ends": unsigned(channels), "ends_owned": unsigned(channels)})
 
 
 def WritebackRequest(addr_width, channels):
@@ -50,9 +57,12 @@ def WritebackRequest(addr_width, channels):
 
 
 def WritebackEvent(channels):
-    """A write-back was acknowledged by the bus (``err``: with an error response)."""
+    """A write-back was acknowledged by the bus (``err``: with an error response).
+    ``done`` and ``failed`` have a bit per channel: its write-back was acknowledged; with an
+    error (flip-flops for the channel's decisions, not the event's compare)."""
     return data.StructLayout({"valid": unsigned(1), "channel": _channel_shape(channels),
-                              "err": unsigned(1)})
+                              "err": unsigned(1), "done": unsigned(channels),
+                              "failed": unsigned(channels)})
 
 
 class DescriptorUnit(wiring.Component):
@@ -66,8 +76,11 @@ class DescriptorUnit(wiring.Component):
     handshake. A channel keeps the fields of a descriptor it needs as their beats pass:
     nothing here holds a whole descriptor.
 
-    A fetch request goes straight out as the read command, and its beats go out a cycle
-    after the bus, from flip-flops.
+    A channel asks for a fetch with a pulse, and the unit grants the requests, round-robin,
+    when no fetch is under way, into flip-flops: the read command is shown from them in the
+    next cycle (as soon as a request kept in a channel's register would have been), so the
+    read port's arbitration does not wait on the channels. Its beats go out a cycle after
+    the bus, from flip-flops.
 
     Parameters
     ----------
@@ -75,7 +88,11 @@ class DescriptorUnit(wiring.Component):
 
     Members
     -------
-    fetch : In(stream of FetchRequest)
+    fetch_now : In(channels)
+        A channel asks for a fetch: a pulse, always taken (kept until granted).
+    fetch_addr : In(array of channels addresses)
+        Each channel's descriptor address (64-byte aligned), held from its request until
+        the last beat of its fetch: the command shows it from there.
     fetched : Out(FetchEvent)
         The beats of the fetch under way, a cycle after the bus.
     writeback : In(stream of WritebackRequest)
@@ -88,7 +105,8 @@ class DescriptorUnit(wiring.Component):
         self._data_width = data_width
         self._read_beats = -(-FETCH_BYTES * 8 // data_width)
         super().__init__({
-            "fetch": In(stream.Signature(FetchRequest(addr_width, channels))),
+            "fetch_now": In(channels),
+            "fetch_addr": In(data.ArrayLayout(unsigned(addr_width), channels)),
             "fetched": Out(FetchEvent(data_width, channels)),
             "writeback": In(stream.Signature(WritebackRequest(addr_width, channels))),
             "written": Out(WritebackEvent(channels)),
@@ -104,32 +122,44 @@ class DescriptorUnit(wiring.Component):
 
     def _fetcher(self, m):
         cmd, r = self.read.cmd, self.read.r
-        request = self.fetch
+        channels = len(self.fetch_now)
+        # From a grant to the last beat; the command is shown from the grant until taken.
         busy = Signal()
-        # A request is taken whenever no fetch is under way: its ready comes from a
-        # flip-flop, not from the read port's arbitration, so the channels' arbiter and
-        # their request registers do not wait on the bus. Its command goes out in the same
-        # cycle; one the port does not take then is shown again from the register.
-        unsent = Signal()
-        addr = Signal.like(request.payload.addr, reset_less=True)
-        channel = Signal.like(request.payload.channel, reset_less=True)
+        shown = Signal()
+        channel = Signal.like(self.fetched.channel, reset_less=True)
         index = Signal(range(self._read_beats))
-        take = request.valid & ~busy
+        # Requests not yet granted, and those asking now; the first after the one granted
+        # last wins. (Granted only when no fetch is under way: one asked for during one
+        # goes out a cycle after it ends, which only a second channel's request meets.)
+        pending = Signal(channels)
+        asking = pending | self.fetch_now
+        last = Signal.like(channel)
+        winner = Signal.like(channel)
+        with m.Switch(last):
+            for l in range(channels):
+                with m.Case(l):
+                    for c in reversed([(l + 1 + k) % channels for k in range(channels)]):
+                        with m.If(asking[c]):
+                            m.d.comb += winner.eq(c)
+        grant = ~busy & asking.any()
+        m.d.sync += pending.eq(asking & ~Cat(grant & (winner == n) for n in range(channels)))
         m.d.comb += [
-            request.ready.eq(~busy),
-            cmd.valid.eq(take | unsent),
-            cmd.payload.addr.eq(Mux(unsent, addr, request.payload.addr)),
+            cmd.valid.eq(shown),
+            # The granted channel's address, from its register (stable until its fetch ends).
+            cmd.payload.addr.eq(self.fetch_addr[channel]),
             cmd.payload.beats.eq(self._read_beats),
             r.ready.eq(busy),
         ]
-        m.d.sync += unsent.eq(cmd.valid & ~cmd.ready)
-        with m.If(take):
-            m.d.sync += [busy.eq(1), index.eq(0), channel.eq(request.payload.channel),
-                         addr.eq(request.payload.addr)]
+        with m.If(cmd.ready):
+            m.d.sync += shown.eq(0)
+        with m.If(grant):
+            m.d.sync += [busy.eq(1), shown.eq(1), channel.eq(winner), last.eq(winner)]
+        # The beat count goes back to 0 with the last beat, ready for the next fetch (not
+        # on the grant: its enable stays off the requests' path).
         with m.If(r.valid & r.ready):
             m.d.sync += index.eq(index + 1)
             with m.If(r.payload.last):
-                m.d.sync += busy.eq(0)
+                m.d.sync += [busy.eq(0), index.eq(0)]
         # The beats go out registered: the channels keep fields and judge the descriptor
         # from flip-flops, not through the read port's routing of R.
         beat = self.fetched.beat
@@ -144,6 +174,21 @@ class DescriptorUnit(wiring.Component):
             nonzero.eq(Cat(r.payload.data.word_select(j, 32).any() for j in range(words))),
         ]
         m.d.comb += [beat.data.eq(data_q), beat.nonzero.eq(nonzero)]
+        # The same per channel, for its decisions (see FetchBeat).
+        layout = data.Layout.cast(Descriptor)
+        done_bit = (layout["status"].offset +
+                    data.Layout.cast(layout["status"].shape)["done"].offset) % self._data_width
+        beat_in = r.valid & r.ready
+        for n in range(len(self.fetched.ctrl_in)):
+            ours = beat_in & (channel == n)
+            m.d.sync += [
+                self.fetched.ours[n].eq(ours),
+                self.fetched.ctrl_in[n].eq(ours & (index == self._read_beats - 2) &
+                                           ~r.payload.err),
+                self.fetched.ends[n].eq(ours & r.payload.last),
+                self.fetched.ends_owned[n].eq(ours & r.payload.last & ~r.payload.err &
+                                              ~r.payload.data[done_bit]),
+            ]
 
     def _writer(self, m):
         # The request stays on `writeback` (taken only with its response): its address and
@@ -189,3 +234,7 @@ class DescriptorUnit(wiring.Component):
         m.d.sync += [self.written.valid.eq(b.valid & b.ready),
                      self.written.err.eq(b.payload.err),
                      self.written.channel.eq(request.payload.channel)]
+        for n in range(len(self.written.failed)):
+            ours = b.valid & b.ready & (request.payload.channel == n)
+            m.d.sync += [self.written.done[n].eq(ours),
+                         self.written.failed[n].eq(ours & b.payload.err)]
