@@ -65,7 +65,8 @@ class Channel(Elaboratable):
     req : Signal, in; ack : Signal, out (req/ack builds)
         The peripheral handshake (ABI §5).
     fetch : stream of {addr}, out (scatter-gather builds)
-        Fetch the descriptor at ``addr``.
+        A one-cycle pulse on ``valid`` asks for the descriptor at ``addr``, held until the
+        fetch ends; the descriptor unit grants the pulses itself (``ready`` is unused).
     fetched_valid, fetched : in
         A beat of our fetch.
     writeback : stream of {addr, words}, out
