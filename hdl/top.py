@@ -128,20 +128,18 @@ class DMAController(wiring.Component):
         # The channels' write-back requests, round-robin, one at a time. Not registered: a
         # request waits in its channel's register anyway, and goes out in the cycle it is
         # made. (The unit arbitrates fetches itself, see DescriptorUnit.)
-        for kind in ("writeback",):
-            layout = getattr(unit, kind).payload.shape()
-            item = data.StructLayout({name: field.shape for name, field in layout
-                                      if name != "channel"})
-            m.submodules[f"{kind}_arbiter"] = arbiter = RoundRobinArbiter(
-                item, channels=cfg.channels, field="request", registered=False)
-            request = getattr(unit, kind)
-            m.d.comb += [
-                request.valid.eq(arbiter.out.valid),
-                request.payload.channel.eq(arbiter.out.payload.channel),
-                arbiter.out.ready.eq(request.ready),
-            ]
-            for name, _ in item:
-                m.d.comb += request.payload[name].eq(arbiter.out.payload.request[name])
+        request = unit.writeback
+        item = data.StructLayout({name: field.shape for name, field in request.payload.shape()
+                                  if name != "channel"})
+        m.submodules.writeback_arbiter = arbiter = RoundRobinArbiter(
+            item, channels=cfg.channels, field="request", registered=False)
+        m.d.comb += [
+            request.valid.eq(arbiter.out.valid),
+            request.payload.channel.eq(arbiter.out.payload.channel),
+            arbiter.out.ready.eq(request.ready),
+        ]
+        for name, _ in item:
+            m.d.comb += request.payload[name].eq(arbiter.out.payload.request[name])
         return unit
 
     @staticmethod
@@ -154,9 +152,8 @@ class DMAController(wiring.Component):
             channel.fetched.ends.eq(unit.fetched.ends[n]),
             channel.fetched.ends_owned.eq(unit.fetched.ends_owned[n]),
             # A fetch request is a pulse, always taken; its address is held meanwhile.
-            unit.fetch_now[n].eq(channel.fetch.valid),
-            unit.fetch_addr[n].eq(channel.fetch.payload.addr),
-            channel.fetch.ready.eq(1),
+            unit.fetch_now[n].eq(channel.fetch_now),
+            unit.fetch_addr[n].eq(channel.fetch_addr),
             channel.written_valid.eq(unit.written.done[n]),
             # Qualified: the channel's write-back failed (so a flip-flop of its own).
             channel.written_err.eq(unit.written.failed[n]),
@@ -293,10 +290,9 @@ class DMAController(wiring.Component):
                 m.d.comb += [channel.req.eq(self.req[n]), self.ack[n].eq(channel.ack)]
 
         if cfg.sg:
-            for kind in ("writeback",):
-                arbiter = m.submodules[f"{kind}_arbiter"]
-                for n, channel in enumerate(channels):
-                    wiring.connect(m, getattr(channel, kind), getattr(arbiter, f"ch{n}"))
+            arbiter = m.submodules.writeback_arbiter
+            for n, channel in enumerate(channels):
+                wiring.connect(m, channel.writeback, getattr(arbiter, f"ch{n}"))
 
         irqs = Cat(c.irq for c in channels)
         m.d.comb += [global_regs["IRQ_SUMMARY", "VALUE"].eq(irqs), self.irq.eq(irqs.any())]

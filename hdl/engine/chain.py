@@ -63,14 +63,13 @@ class ChainWalker:
         # -- Fetching: one request at a time; `fetching` until its last beat comes back.
         self._fetching = fetching = Signal()
         self._fetch_addr = fetch_addr = Signal(aw, reset_less=True)
-        # A fetch is asked for with a pulse on `fetch.valid` (START, a dispatch, a stale
+        # A fetch is asked for with a pulse on `fetch_now` (START, a dispatch, a stale
         # fetch again), which the descriptor unit always takes; the address is held in
         # `fetch_addr` until the fetch ends (the unit's command shows it from there). It is
         # loaded through another strobe: DESC when starting (not yet BUSY), the NEXT kept
         # when dispatching; a stale fetch keeps it. Its multiplexer is then a LUT of
         # flip-flops, apart from the decisions.
-        fetch = channel.fetch
-        m.d.comb += fetch.payload.addr.eq(fetch_addr)
+        m.d.comb += channel.fetch_addr.eq(fetch_addr)
         self._fetch_now = Signal()
         self._fetch_load = fetch_load = Signal()
         first = channel._address("DESC_LO", "DESC_HI")
@@ -416,7 +415,7 @@ class ChainWalker:
                 m.d.sync += self._fetching.eq(0)
 
         # (After the rest: a request wins over what else sets this.)
-        m.d.comb += channel.fetch.valid.eq(self._fetch_now)
+        m.d.comb += channel.fetch_now.eq(self._fetch_now)
         with m.If(self._fetch_now):
             m.d.sync += self._fetching.eq(1)
 

@@ -64,9 +64,9 @@ class Channel(Elaboratable):
         stream.
     req : Signal, in; ack : Signal, out (req/ack builds)
         The peripheral handshake (ABI §5).
-    fetch : stream of {addr}, out (scatter-gather builds)
-        A one-cycle pulse on ``valid`` asks for the descriptor at ``addr``, held until the
-        fetch ends; the descriptor unit grants the pulses itself (``ready`` is unused).
+    fetch_now, fetch_addr : out (scatter-gather builds)
+        A one-cycle pulse on ``fetch_now`` asks for the descriptor at ``fetch_addr``, held
+        until the fetch ends; the descriptor unit takes every pulse and grants them itself.
     fetched_valid, fetched : in
         A beat of our fetch.
     writeback : stream of {addr, words}, out
@@ -97,7 +97,8 @@ class Channel(Elaboratable):
         self.irq = Signal()
         if config.sg:
             aw = config.addr_width
-            self.fetch = stream.Signature(data.StructLayout({"addr": unsigned(aw)})).create()
+            self.fetch_now = Signal()
+            self.fetch_addr = Signal(aw)
             self.fetched_valid = Signal()
             self.fetched = Signal(FetchBeat(config.data_width))
             self.writeback = stream.Signature(data.StructLayout({
