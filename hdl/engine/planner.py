@@ -125,6 +125,11 @@ class BurstPlanner(wiring.Component):
         The channel's stream buffer (:class:`~.streams.StreamIngress`): beats there that no
         burst has claimed yet, whether the last of them ends a packet, and its last byte lane.
         A burst emitted from a stream claims its ``reads`` beats.
+    room, reserve : In (with ``streams``)
+        The channel's stream output buffer (:class:`~.streams.StreamEgress`): whether it has
+        room for a burst (registered there; it counts this channel's reservations late), and
+        the mover reserving room in it now for one of this channel's bursts. A burst to a
+        stream is offered only with room for it (see below).
     """
 
     def __init__(self, *, addr_width, len_width, beat_shift, max_burst, unaligned=False,
@@ -147,7 +152,7 @@ class BurstPlanner(wiring.Component):
         }
         if streams:
             members.update(avail=In(range(2 * STREAM_MAX_BEATS + 2)), packet_end=In(1),
-                           end_lane=In(beat_shift))
+                           end_lane=In(beat_shift), room=In(1, init=1), reserve=In(1))
         super().__init__(members)
 
     def _beats_to_page_end(self, addr):
@@ -232,6 +237,10 @@ class BurstPlanner(wiring.Component):
         if unaligned:       # the beats read for each bound
             bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
+        # ... and that ends the transfer, and asks for EOP: judged beside `fits`, so the
+        # burst's flags are one gate after the choice of the least bound.
+        fits_end = Signal(reset_less=True) if self._paced else fits
+        fits_eop = Signal(reset_less=True)
         m.d.comb += self.idle.eq(~active & ~out.valid & ~started)
         sizing = self.idle | (active & (step == 0))
         if streams:
@@ -248,6 +257,8 @@ class BurstPlanner(wiring.Component):
             # on the counts before it. (`avail <= remaining - tail` as one compare, `tail`
             # folded into a low bit: `2 avail + tail <= 2 remaining`; they differ only at
             # `remaining` 0, when nothing is active to cut.)
+            reserved_last = Signal()            # the mover reserved room for us a cycle ago
+            m.d.sync += reserved_last.eq(self.reserve)
             end_first = Signal()
             m.d.sync += end_first.eq(src_stream & self.packet_end & ~packet_ended &
                                      (Cat(tail, self.avail) <= Cat(C(0, 1), remaining)) &
@@ -267,18 +278,26 @@ class BurstPlanner(wiring.Component):
             with m.If(cut_abort):
                 m.d.sync += [remaining.eq(abort_left), last_lane.eq(dst_lane - 1),
                              tail.eq(abort_spill), aborted.eq(1), active.eq(abort_left)]
-            sizing = sizing & ~(cut_end | cut_abort)
+            # The bounds are sized anyway (their enables wait for no cut), and again in the
+            # next cycle, from the cut transfer.
+            cut = cut_end | cut_abort
         with m.If(sizing):
             write_limit = limit - pre
+            fits_now = remaining <= write_limit
             src_near, src_page = page_bound(src)
             dst_near, dst_page = page_bound(dst)
             m.d.sync += [
                 bound[0].eq(Mux(remaining < write_limit, remaining[:width], write_limit)),
-                fits.eq(remaining <= write_limit),
+                fits.eq(fits_now),
                 bound[1].eq(Mux(src_near & ~src_unbounded, src_page - pre, limit)),
                 bound[2].eq(Mux(dst_near & ~dst_unbounded, dst_page, limit)),
                 step.eq(1),
             ]
+            if self._paced:
+                m.d.sync += fits_end.eq(fits_now & final)
+            if streams:
+                m.d.sync += fits_eop.eq(fits_now & final &
+                                        Mux(src_stream, packet_ended, eop_asked))
             if unaligned:
                 # The beats read for each bound, beside it: no adder after the minimum. Those
                 # of a page bound only matter when it is the least (below the limit).
@@ -294,6 +313,9 @@ class BurstPlanner(wiring.Component):
         # bounds agree whatever the transfer does in the cycle of `go`. The hold comes from
         # flip-flops (the cycles where a launch may come), not from the launch decision: no
         # wide load enable hangs off that decision.
+        if streams:
+            with m.If(cut):
+                m.d.sync += step.eq(0)
         m.d.sync += started.eq(self.idle & self.go)
         with m.If(started):
             # (Not zero: as the borrow of a decrement, a carry chain rather than a tree.)
@@ -303,14 +325,14 @@ class BurstPlanner(wiring.Component):
             a_least = (a <= b) & (a <= c)
             b_before_c = b <= c
             piece_end = fits & a_least          # the last burst of the piece
-            end = piece_end & final             # ... and of the transfer
+            end = fits_end & a_least            # ... and of the transfer
             m.d.sync += [beats.eq(Mux(a_least, a, Mux(b_before_c, b, c))),
                          state.end.eq(end), out.valid.eq(1), step.eq(2)]
             if unaligned:
                 ra, rb, rc = bound_reads
                 chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))
             if streams:
-                m.d.sync += state.eop.eq(end & Mux(src_stream, packet_ended, eop_asked))
+                m.d.sync += state.eop.eq(fits_eop & a_least)
                 # From a stream, only beats already there; and not the packet's last before
                 # the transfer is cut at it. Else size again (the beats keep coming). Each
                 # bound is judged beside the others, with no choice after: a stream source
@@ -325,6 +347,22 @@ class BurstPlanner(wiring.Component):
                 starved = src_stream & (~(fed[0] | fed[1]) | (self.abort & ~aborted))
                 with m.If(starved):
                     m.d.sync += [out.valid.eq(0), step.eq(0)]
+                # To a stream, a burst is offered only while the output buffer has room for
+                # it: waiting at the mover for the stream, it would keep the other channels'
+                # bursts from the mover, one of which may be the one that lets the stream
+                # drain (a device looping one channel's output into another's input). Judged
+                # here, so `valid` goes to the arbiter straight from its flip-flop (the
+                # arbiter's grants of the other channels, and the wide enables they drive,
+                # wait for no gate). `room` here offers the burst in the next cycle; there it
+                # would know of the reservations one cycle later, and only this channel's
+                # reservations take room (the rest gives it back), so with no reservation in
+                # the cycle before it says what `room` would say then. (A reservation now is
+                # one room did not count then either; the mover checks room itself.) Else
+                # judge again next cycle: step 1 only reads registers it does not write.
+                # Not offered yet, so `abort` drops it.
+                full = dst_stream & ~(self.room & ~reserved_last)
+                with m.If(full):
+                    m.d.sync += [out.valid.eq(0), step.eq(1)]
             if unaligned:
                 m.d.sync += [
                     state.reads.eq(chosen_reads),
