@@ -237,10 +237,9 @@ class BurstPlanner(wiring.Component):
         if unaligned:       # the beats read for each bound
             bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
-        # ... and that ends the transfer, and asks for EOP: judged beside `fits`, so the
-        # burst's flags are one gate after the choice of the least bound.
-        fits_end = Signal(reset_less=True) if self._paced else fits
-        fits_eop = Signal(reset_less=True)
+        # Whether the transfer's final burst asks for EOP, judged beside the bounds: the
+        # burst's flags are then one gate after the compares of the bounds.
+        eop_if_end = Signal(reset_less=True)
         m.d.comb += self.idle.eq(~active & ~out.valid & ~started)
         sizing = self.idle | (active & (step == 0))
         if streams:
@@ -283,21 +282,17 @@ class BurstPlanner(wiring.Component):
             cut = cut_end | cut_abort
         with m.If(sizing):
             write_limit = limit - pre
-            fits_now = remaining <= write_limit
             src_near, src_page = page_bound(src)
             dst_near, dst_page = page_bound(dst)
             m.d.sync += [
                 bound[0].eq(Mux(remaining < write_limit, remaining[:width], write_limit)),
-                fits.eq(fits_now),
+                fits.eq(remaining <= write_limit),
                 bound[1].eq(Mux(src_near & ~src_unbounded, src_page - pre, limit)),
                 bound[2].eq(Mux(dst_near & ~dst_unbounded, dst_page, limit)),
                 step.eq(1),
             ]
-            if self._paced:
-                m.d.sync += fits_end.eq(fits_now & final)
             if streams:
-                m.d.sync += fits_eop.eq(fits_now & final &
-                                        Mux(src_stream, packet_ended, eop_asked))
+                m.d.sync += eop_if_end.eq(final & Mux(src_stream, packet_ended, eop_asked))
             if unaligned:
                 # The beats read for each bound, beside it: no adder after the minimum. Those
                 # of a page bound only matter when it is the least (below the limit).
@@ -325,14 +320,14 @@ class BurstPlanner(wiring.Component):
             a_least = (a <= b) & (a <= c)
             b_before_c = b <= c
             piece_end = fits & a_least          # the last burst of the piece
-            end = fits_end & a_least            # ... and of the transfer
+            end = piece_end & final             # ... and of the transfer
             m.d.sync += [beats.eq(Mux(a_least, a, Mux(b_before_c, b, c))),
                          state.end.eq(end), out.valid.eq(1), step.eq(2)]
             if unaligned:
                 ra, rb, rc = bound_reads
                 chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))
             if streams:
-                m.d.sync += state.eop.eq(fits_eop & a_least)
+                m.d.sync += state.eop.eq(piece_end & eop_if_end)
                 # From a stream, only beats already there; and not the packet's last before
                 # the transfer is cut at it. Else size again (the beats keep coming). Each
                 # bound is judged beside the others, with no choice after: a stream source
