@@ -194,7 +194,12 @@ class BurstPlanner(wiring.Component):
             unwritten = Signal(reset_less=True)   # no beat written yet (`pre` may write none)
             split = Signal(shift, reset_less=True)
             ahead = Signal(reset_less=True)     # the source starts at a later lane: read one ahead
-            tail = Signal(reset_less=True)      # the last beat written is all from the carry
+            # The last beat written is all from the carry: its bytes all come before the
+            # split. Worked out from the two lanes, not kept: every cut of a stream transfer
+            # (whose source starts at lane 0, so `split` is its destination lane) moves
+            # `last_lane` with it, and the load path stays short.
+            tail = Signal()
+            m.d.comb += tail.eq(last_lane < split)
             pre = first & ahead
         else:
             pre = tail = 0
@@ -272,11 +277,10 @@ class BurstPlanner(wiring.Component):
             abort_left = ~unwritten & abort_spill
             with m.If(cut_end):
                 m.d.sync += [remaining.eq(self.avail + end_sum[shift]),
-                             last_lane.eq(end_sum[:shift]), tail.eq(end_sum[shift]),
-                             packet_ended.eq(1)]
+                             last_lane.eq(end_sum[:shift]), packet_ended.eq(1)]
             with m.If(cut_abort):
                 m.d.sync += [remaining.eq(abort_left), last_lane.eq(dst_lane - 1),
-                             tail.eq(abort_spill), aborted.eq(1), active.eq(abort_left)]
+                             aborted.eq(1), active.eq(abort_left)]
             # The bounds are sized anyway (their enables wait for no cut), and again in the
             # next cycle, from the cut transfer.
             cut = cut_end | cut_abort
@@ -407,7 +411,6 @@ class BurstPlanner(wiring.Component):
                     remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
                     dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
                     split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
-                    tail.eq(t_last_lane < t_split),
                     first.eq(1), unwritten.eq(1),
                 ]
             else:
