@@ -178,17 +178,11 @@ class DMAController(wiring.Component):
             wiring.connect(m, egress.m_axis, wiring.flipped(getattr(self, f"m_axis{n}")))
             wiring.connect(m, ingress.beats, mover.ingress[n])
             planner, bursts = channel.planner, channel.planner.bursts
-            # A burst to a stream is offered to the arbiter only while its output buffer
-            # has room for it (the mover reserves it as it takes the burst): waiting there
-            # for the stream, it would keep the other channels' bursts from the mover, one
-            # of which may be the one that lets the stream drain (a device looping one
-            # channel's output into another's input).
-            offered = getattr(arbiter, f"ch{n}")
+            # A burst to a stream is offered only while its output buffer has room for it
+            # (the mover reserves it as it takes the burst): the planner judges that.
+            wiring.connect(m, bursts, getattr(arbiter, f"ch{n}"))
             m.d.comb += [
-                offered.valid.eq(bursts.valid & (~bursts.payload.dst_stream | egress.room)),
-                offered.payload.eq(bursts.payload), bursts.ready.eq(offered.ready),
-            ]
-            m.d.comb += [
+                planner.room.eq(egress.room), planner.reserve.eq(mover.egress_reserve[n]),
                 ingress.enable.eq(channel.stream_in_enable),
                 planner.avail.eq(ingress.avail), planner.packet_end.eq(ingress.packet_end),
                 planner.end_lane.eq(ingress.end_lane),

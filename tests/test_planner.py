@@ -230,3 +230,59 @@ def test_hold_keeps_the_transfer_taken():
         assert ctx.get(dut.idle)
 
     simulate(dut, bench)
+
+
+@pytest.mark.parametrize("unaligned", [False, True])
+def test_descriptor_launched_two_cycles_after_its_load(unaligned):
+    """The channel's timing for a descriptor (channel.py, around `hold`): loaded into the
+    registers in cycle X, shown to the planner from X + 1, launched (`go`, with `hold`) in
+    X + 2 at the earliest, held in X + 3 too. The planner must plan that descriptor, not the
+    one shown before it: its state follows the transfer a cycle late, its bounds the state a
+    cycle later, so a planner that needed the transfer any earlier (a stage more between the
+    transfer and the first burst's bounds) fails here."""
+    dut = BurstPlanner(addr_width=32, len_width=32, beat_shift=2, max_burst=16,
+                       unaligned=unaligned)
+    # Every bound of the first burst differs between the two: the length, both pages, the
+    # byte lanes (with the realigner).
+    before = dict(src=0xFF8, dst=0x3000, length=4096, src_fixed=0, dst_fixed=0)
+    descriptors = [
+        dict(src=0x2000, dst=0x5FF4 + unaligned, length=20 + 3 * unaligned,
+             src_fixed=0, dst_fixed=0),
+        dict(src=0x7FC0 + 2 * unaligned, dst=0x100, length=256 + unaligned,
+             src_fixed=0, dst_fixed=0),
+        dict(src=0x100, dst=0x7000, length=8, src_fixed=0, dst_fixed=1 - unaligned),
+    ]
+    planned = []
+
+    async def bench(ctx):
+        for t in descriptors:
+            ctx.set(dut.transfer, before)       # what the registers held (planner idle)
+            for _ in range(3):
+                await ctx.tick()
+            ctx.set(dut.transfer, t)            # cycle X + 1: the registers show it
+            await ctx.tick()
+            ctx.set(dut.go, 1)                  # X + 2: the launch, held from here
+            ctx.set(dut.hold, 1)
+            ctx.set(dut.transfer, before)       # (whatever they show now is not planned)
+            await ctx.tick()
+            ctx.set(dut.go, 0)                  # X + 3: held in the cycle after `go`
+            await ctx.tick()
+            ctx.set(dut.hold, 0)
+            bursts = []
+            while not (bursts and bursts[-1]["end"]):
+                b = await receive(ctx, dut.bursts)
+                names = ["src", "dst", "beats", "end"]
+                if unaligned:
+                    names += ["reads", "pre", "tail", "split", "first_lane", "last_lane"]
+                bursts.append({name: int(getattr(b, name)) for name in names})
+                assert len(bursts) < 100
+            await ctx.tick()
+            assert ctx.get(dut.idle)
+            planned.append(bursts)
+
+    simulate(dut, bench)
+    for t, bursts in zip(descriptors, planned):
+        if unaligned:
+            check_unaligned(t, bursts, beat_shift=2, max_burst=16)
+        else:
+            check(t, bursts, beat_shift=2, max_burst=16)

@@ -125,6 +125,11 @@ class BurstPlanner(wiring.Component):
         The channel's stream buffer (:class:`~.streams.StreamIngress`): beats there that no
         burst has claimed yet, whether the last of them ends a packet, and its last byte lane.
         A burst emitted from a stream claims its ``reads`` beats.
+    room, reserve : In (with ``streams``)
+        The channel's stream output buffer (:class:`~.streams.StreamEgress`): whether it has
+        room for a burst (registered there; it counts this channel's reservations late), and
+        the mover reserving room in it now for one of this channel's bursts. A burst to a
+        stream is offered only with room for it (see below).
     """
 
     def __init__(self, *, addr_width, len_width, beat_shift, max_burst, unaligned=False,
@@ -147,7 +152,7 @@ class BurstPlanner(wiring.Component):
         }
         if streams:
             members.update(avail=In(range(2 * STREAM_MAX_BEATS + 2)), packet_end=In(1),
-                           end_lane=In(beat_shift))
+                           end_lane=In(beat_shift), room=In(1, init=1), reserve=In(1))
         super().__init__(members)
 
     def _beats_to_page_end(self, addr):
@@ -189,7 +194,12 @@ class BurstPlanner(wiring.Component):
             unwritten = Signal(reset_less=True)   # no beat written yet (`pre` may write none)
             split = Signal(shift, reset_less=True)
             ahead = Signal(reset_less=True)     # the source starts at a later lane: read one ahead
-            tail = Signal(reset_less=True)      # the last beat written is all from the carry
+            # The last beat written is all from the carry: its bytes all come before the
+            # split. Worked out from the two lanes, not kept: every cut of a stream transfer
+            # (whose source starts at lane 0, so `split` is its destination lane) moves
+            # `last_lane` with it, and the load path stays short.
+            tail = Signal()
+            m.d.comb += tail.eq(last_lane < split)
             pre = first & ahead
         else:
             pre = tail = 0
@@ -232,6 +242,9 @@ class BurstPlanner(wiring.Component):
         if unaligned:       # the beats read for each bound
             bound_reads = [Signal.like(b, name=f"bound_reads{i}") for i, b in enumerate(bound)]
         fits = Signal(reset_less=True)      # the rest of the transfer fits in one burst
+        # Whether the transfer's final burst asks for EOP, judged beside the bounds: the
+        # burst's flags are then one gate after the compares of the bounds.
+        eop_if_end = Signal(reset_less=True)
         m.d.comb += self.idle.eq(~active & ~out.valid & ~started)
         sizing = self.idle | (active & (step == 0))
         if streams:
@@ -248,6 +261,8 @@ class BurstPlanner(wiring.Component):
             # on the counts before it. (`avail <= remaining - tail` as one compare, `tail`
             # folded into a low bit: `2 avail + tail <= 2 remaining`; they differ only at
             # `remaining` 0, when nothing is active to cut.)
+            reserved_last = Signal()            # the mover reserved room for us a cycle ago
+            m.d.sync += reserved_last.eq(self.reserve)
             end_first = Signal()
             m.d.sync += end_first.eq(src_stream & self.packet_end & ~packet_ended &
                                      (Cat(tail, self.avail) <= Cat(C(0, 1), remaining)) &
@@ -262,12 +277,13 @@ class BurstPlanner(wiring.Component):
             abort_left = ~unwritten & abort_spill
             with m.If(cut_end):
                 m.d.sync += [remaining.eq(self.avail + end_sum[shift]),
-                             last_lane.eq(end_sum[:shift]), tail.eq(end_sum[shift]),
-                             packet_ended.eq(1)]
+                             last_lane.eq(end_sum[:shift]), packet_ended.eq(1)]
             with m.If(cut_abort):
                 m.d.sync += [remaining.eq(abort_left), last_lane.eq(dst_lane - 1),
-                             tail.eq(abort_spill), aborted.eq(1), active.eq(abort_left)]
-            sizing = sizing & ~(cut_end | cut_abort)
+                             aborted.eq(1), active.eq(abort_left)]
+            # The bounds are sized anyway (their enables wait for no cut), and again in the
+            # next cycle, from the cut transfer.
+            cut = cut_end | cut_abort
         with m.If(sizing):
             write_limit = limit - pre
             src_near, src_page = page_bound(src)
@@ -279,6 +295,8 @@ class BurstPlanner(wiring.Component):
                 bound[2].eq(Mux(dst_near & ~dst_unbounded, dst_page, limit)),
                 step.eq(1),
             ]
+            if streams:
+                m.d.sync += eop_if_end.eq(final & Mux(src_stream, packet_ended, eop_asked))
             if unaligned:
                 # The beats read for each bound, beside it: no adder after the minimum. Those
                 # of a page bound only matter when it is the least (below the limit).
@@ -294,6 +312,9 @@ class BurstPlanner(wiring.Component):
         # bounds agree whatever the transfer does in the cycle of `go`. The hold comes from
         # flip-flops (the cycles where a launch may come), not from the launch decision: no
         # wide load enable hangs off that decision.
+        if streams:
+            with m.If(cut):
+                m.d.sync += step.eq(0)
         m.d.sync += started.eq(self.idle & self.go)
         with m.If(started):
             # (Not zero: as the borrow of a decrement, a carry chain rather than a tree.)
@@ -310,7 +331,7 @@ class BurstPlanner(wiring.Component):
                 ra, rb, rc = bound_reads
                 chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))
             if streams:
-                m.d.sync += state.eop.eq(end & Mux(src_stream, packet_ended, eop_asked))
+                m.d.sync += state.eop.eq(piece_end & eop_if_end)
                 # From a stream, only beats already there; and not the packet's last before
                 # the transfer is cut at it. Else size again (the beats keep coming). Each
                 # bound is judged beside the others, with no choice after: a stream source
@@ -325,6 +346,22 @@ class BurstPlanner(wiring.Component):
                 starved = src_stream & (~(fed[0] | fed[1]) | (self.abort & ~aborted))
                 with m.If(starved):
                     m.d.sync += [out.valid.eq(0), step.eq(0)]
+                # To a stream, a burst is offered only while the output buffer has room for
+                # it: waiting at the mover for the stream, it would keep the other channels'
+                # bursts from the mover, one of which may be the one that lets the stream
+                # drain (a device looping one channel's output into another's input). Judged
+                # here, so `valid` goes to the arbiter straight from its flip-flop (the
+                # arbiter's grants of the other channels, and the wide enables they drive,
+                # wait for no gate). `room` here offers the burst in the next cycle; there it
+                # would know of the reservations one cycle later, and only this channel's
+                # reservations take room (the rest gives it back), so with no reservation in
+                # the cycle before it says what `room` would say then. (A reservation now is
+                # one room did not count then either; the mover checks room itself.) Else
+                # judge again next cycle: step 1 only reads registers it does not write.
+                # Not offered yet, so `abort` drops it.
+                full = dst_stream & ~(self.room & ~reserved_last)
+                with m.If(full):
+                    m.d.sync += [out.valid.eq(0), step.eq(1)]
             if unaligned:
                 m.d.sync += [
                     state.reads.eq(chosen_reads),
@@ -374,7 +411,6 @@ class BurstPlanner(wiring.Component):
                     remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
                     dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
                     split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
-                    tail.eq(t_last_lane < t_split),
                     first.eq(1), unwritten.eq(1),
                 ]
             else:
