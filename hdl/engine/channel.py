@@ -193,9 +193,15 @@ class Channel(Elaboratable):
         # paced): the planner's `go` comes from it.
         self._plain = Signal()
         m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
-        # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`); the
-        # planner's `go` is made from it below.
+        # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`): for the
+        # state machine. The planner's `go` is made apart, flat, from flip-flops: `trigger`
+        # is what may launch (a START while idle, a cyclic restart, a descriptor checked),
+        # before the checks and halting, which `plain` (never with `bad`) and `halting` add.
         self._launching = Signal()
+        self._trigger = Signal()
+        # In RUN (register mode), beside the state machine's state: one flip-flop, no
+        # decode of the state on the paths into `go`. (Not BUSY: that is also set in SG.)
+        self._in_run = Signal()
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()
@@ -248,11 +254,13 @@ class Channel(Elaboratable):
             self._pacer = None
             m.d.comb += t.length.eq(length)
             self.planner_free = planner.idle
+        go_plain = self._plain & ~halting & self._trigger
         if cfg.req_ack:
-            m.d.comb += planner.go.eq(pacer.launch(m, self._launching, self._plain))
+            m.d.comb += planner.go.eq(pacer.launch(m, self._trigger & ~bad & ~halting,
+                                                   self._plain, go_plain))
             self.planner_free &= ~pacer.kick
         else:
-            m.d.comb += planner.go.eq(self._launching)
+            m.d.comb += planner.go.eq(go_plain)
         if cfg.streams:
             # A stream side's address is the byte lane where its stream stands: a stream
             # source starts every transfer at lane 0 (it hands over whole beats); bytes sent
@@ -295,7 +303,8 @@ class Channel(Elaboratable):
         # Registered, a cycle late (the run's decisions on it come from a flip-flop); never
         # early: nothing starts in between but what a launch starts, which it leaves out.
         drained = Signal()
-        m.d.sync += drained.eq(settled & ~self._launching &
+        # (`trigger` stands for a launch: a cycle late when that is refused or halting.)
+        m.d.sync += drained.eq(settled & ~self._trigger &
                                (~self._pacer.pacing & ~self._pacer.kick if cfg.req_ack else 1))
 
         def begin_run():
@@ -341,7 +350,15 @@ class Channel(Elaboratable):
         sg = ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
                          drained=drained) if cfg.sg else None
 
-        with m.FSM() as fsm:
+        cyclic = regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"]
+        # (Idle is not BUSY.)
+        trigger = (~status["BUSY"] & start & ~regs["CTRL", "SG"]) | \
+                  (self._in_run & drained & cyclic)
+        if sg is not None:
+            trigger |= sg._checked
+        m.d.comb += self._trigger.eq(trigger)
+
+        with m.FSM():
             with m.State("IDLE"):
                 with m.If(start):
                     begin_run()
@@ -355,7 +372,7 @@ class Channel(Elaboratable):
                         fail_now(ErrorCode.BAD_DESCRIPTOR)
                     with m.Else():
                         self.launch(m)
-                        m.d.sync += status["BUSY"].eq(1)
+                        m.d.sync += [status["BUSY"].eq(1), self._in_run.eq(1)]
                         m.next = "RUN"
 
             with m.State("RUN"):
@@ -370,20 +387,22 @@ class Channel(Elaboratable):
                 with m.If(drained):
                     with m.If(halting):
                         halt_on_error()
+                        m.d.sync += self._in_run.eq(0)
                         m.next = "IDLE"
                     with m.Else():
                         m.d.sync += completed.eq(completed + 1)
                         m.d.comb += raise_done.eq(1)
-                        cyclic = regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"]
                         with m.If(cyclic & ~bad):
                             # Again, with the registers as they are now.
                             self.launch(m)
                             m.d.sync += byte_count.eq(0)
                         with m.Elif(cyclic):
                             fail_now(ErrorCode.BAD_DESCRIPTOR)
+                            m.d.sync += self._in_run.eq(0)
                             m.next = "IDLE"
                         with m.Else():
                             finish()
+                            m.d.sync += self._in_run.eq(0)
                             m.next = "IDLE"
 
             if sg is not None:
@@ -407,7 +426,7 @@ class Channel(Elaboratable):
         # checks a cycle after that); a paced piece when the pacer hears `req`. A hold
         # without a `go` keeps the planner's state a cycle longer; a paced transfer's first
         # piece is held only from two cycles after its launch (see ReqAckPacer).
-        hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & self._plain
+        hold_next = self._in_run & (inflight == self.retire_valid) & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing
             hold_next |= self._pacer.may_go_next

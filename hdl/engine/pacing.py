@@ -118,9 +118,10 @@ class ReqAckPacer:
             with m.If(started):
                 m.d.sync += offset.eq(offset + piece)
 
-    def launch(self, m, launching, plain):
+    def launch(self, m, launching, plain, go_plain):
         """Start the transfer in the registers when ``launching``: at once if ``plain``
-        (judged with the checks a cycle before: not paced), else piece by piece. Returns the
+        (judged with the checks a cycle before: not paced; then ``go_plain``, the launch
+        made flat from flip-flops by the channel), else piece by piece. Returns the
         planner's ``go``.
 
         A paced launch is registered (``kick``): the run's decision meets one flip-flop, and
@@ -131,4 +132,4 @@ class ReqAckPacer:
         m.d.sync += kick.eq(launching & ~plain)
         with m.If(kick & ~self._halting):
             m.d.sync += [self.pacing.eq(1), self._deaf.eq(1)]
-        return (launching & plain) | self.go
+        return go_plain | self.go
