@@ -137,10 +137,16 @@ class Channel(Elaboratable):
         status = {name: regs["STATUS", name] for name in ("BUSY", "DONE", "ERROR", "ERR_CODE")}
         byte_count = regs["BYTES", "VALUE"]
         completed = regs["COMPLETED", "VALUE"]
+        # ERR_ADDR: a bus error's address in a register of its own (taken straight from the
+        # mover's, on one LUT of enable), the other sources' in another; a flip-flop picks,
+        # which the register read's select absorbs.
         err_addr = Signal(cfg.addr_width)
-        m.d.comb += regs["ERR_ADDR_LO", "VALUE"].eq(err_addr[:32])
+        bus_err_addr = Signal(cfg.addr_width, reset_less=True)
+        from_bus = Signal()
+        shown = Mux(from_bus, bus_err_addr, err_addr)
+        m.d.comb += regs["ERR_ADDR_LO", "VALUE"].eq(shown[:32])
         if cfg.addr_width > 32:
-            m.d.comb += regs["ERR_ADDR_HI", "VALUE"].eq(err_addr[32:])
+            m.d.comb += regs["ERR_ADDR_HI", "VALUE"].eq(shown[32:])
 
         # --- Checking a transfer against what this build can do.
         src = self._address("SRC_LO", "SRC_HI")
@@ -310,16 +316,14 @@ class Channel(Elaboratable):
         def begin_run():
             m.d.sync += [
                 status["DONE"].eq(0), status["ERROR"].eq(0), regs["STATUS", "EOP"].eq(0),
-                status["ERR_CODE"].eq(ErrorCode.NONE), err_addr.eq(0),
+                status["ERR_CODE"].eq(ErrorCode.NONE),
                 byte_count.eq(0), completed.eq(0), stop_pending.eq(0),
             ]
 
-        def fail_now(code, addr=None):
+        def fail_now(code):
             """Halt at once (nothing in flight) with ``code``."""
             m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1), status["ERR_CODE"].eq(code),
                          halting.eq(0)]
-            if addr is not None:
-                m.d.sync += err_addr.eq(addr)
             m.d.comb += raise_error.eq(1)
 
         def finish():
@@ -338,12 +342,10 @@ class Channel(Elaboratable):
         def catch_faults(*extra):
             with m.If(~halting):
                 with m.If(self.fault_valid):
-                    m.d.sync += [status["ERR_CODE"].eq(self.fault_code),
-                                 err_addr.eq(self.fault_addr), halting.eq(1)]
-                for condition, code, addr in extra:
+                    m.d.sync += [status["ERR_CODE"].eq(self.fault_code), halting.eq(1)]
+                for condition, code in extra:
                     with m.Elif(condition):
-                        m.d.sync += [status["ERR_CODE"].eq(code), err_addr.eq(addr),
-                                     halting.eq(1)]
+                        m.d.sync += [status["ERR_CODE"].eq(code), halting.eq(1)]
                 with m.Elif(regs["CTRL", "ABORT"]):
                     m.d.sync += [status["ERR_CODE"].eq(ErrorCode.ABORTED), halting.eq(1)]
 
@@ -409,10 +411,33 @@ class Channel(Elaboratable):
                 with m.State("SG"):
                     with m.If(regs["CTRL", "STOP"]):
                         m.d.sync += stop_pending.eq(1)
-                    catch_faults((sg.write_failed, ErrorCode.DESC_WRITE_ERROR, sg.head_addr))
+                    catch_faults((sg.write_failed, ErrorCode.DESC_WRITE_ERROR))
                     sg.run(m, completed=completed, byte_count=byte_count,
                            raise_done=raise_done, finish=finish,
-                           halt_on_error=halt_on_error, status=status, err_addr=err_addr)
+                           halt_on_error=halt_on_error, status=status)
+
+        # --- ERR_ADDR, apart from the state machine and flat. A bus error (the first reason
+        # to halt, as in catch_faults) is shown from its own register until the next START;
+        # the other sources are one of a kind each (a write-back's failure; a descriptor's
+        # fault; DESC on a START that fails it; 0 on other STARTs), never meeting a bus
+        # error but a write-back's failure (then the bus error wins, as in catch_faults).
+        catching = status["BUSY"] & ~halting
+        idle_start = ~status["BUSY"] & start
+        with m.If(catching & self.fault_valid):
+            m.d.sync += [bus_err_addr.eq(self.fault_addr), from_bus.eq(1)]
+        with m.If(idle_start):
+            m.d.sync += from_bus.eq(0)
+        if sg is not None:
+            with m.If(catching & sg.write_failed):
+                m.d.sync += err_addr.eq(sg.head_addr)
+            with m.Elif(catching & ~self._in_run & sg.fault_halt):
+                m.d.sync += err_addr.eq(sg.fault_halt_addr)
+        with m.If(idle_start):
+            if sg is not None:
+                m.d.sync += err_addr.eq(Mux(regs["CTRL", "SG"] & sg._first_misaligned,
+                                            self._address("DESC_LO", "DESC_HI"), 0))
+            else:
+                m.d.sync += err_addr.eq(0)
 
         # --- The planner's hold: high in every cycle where `go` may come and in the cycle
         # after `go`, so the planner plans the transfer of the cycle before `go`, which the

@@ -92,26 +92,31 @@ class ReqAckPacer:
         # between but a piece, which it leaves out.
         quiet = Signal()
         m.d.sync += quiet.eq(settled & ~self.go)
+        # (A piece starts only while none is flying: `go` and an ack never meet.) The end of
+        # the transfer clears `offset` and `left` a cycle later, from a flip-flop (their wide
+        # enable and reset): the next launch comes later still (`drained` waits for `pacing`
+        # to fall, a cycle after the end), and no piece starts while halting.
         clear = Signal()
+        cleared = Signal()
+        m.d.comb += clear.eq(halting | (flying & quiet & last))
+        m.d.sync += cleared.eq(clear)
         with m.If(deaf != 0):
             m.d.sync += deaf.eq(deaf - 1)
         m.d.sync += channel.ack.eq(0)
-        with m.If(halting):
-            m.d.sync += [self.pacing.eq(0), flying.eq(0)]
-            m.d.comb += clear.eq(1)
-        with m.Elif(self.go):
+        with m.If(self.go):
             m.d.sync += [flying.eq(1), last.eq(final)]
-        with m.Elif(flying & quiet):
+        with m.If(flying & quiet & ~halting):
             m.d.sync += [channel.ack.eq(1), deaf.eq(2), flying.eq(0)]
-            with m.If(last):
-                m.d.sync += self.pacing.eq(0)
-                m.d.comb += clear.eq(1)
+        with m.If(clear):
+            m.d.sync += self.pacing.eq(0)
+        with m.If(halting):
+            m.d.sync += flying.eq(0)
         # For the planner's hold (see Channel), of the next cycle: the transfer's last ack
         # (pacing ends: a cyclic transfer may start again), and whether a piece may start
         # (while pacing, unless `req` is still or newly ignored; a launch sets `deaf`).
         self.finishing = flying & quiet & last
         self.may_go_next = self.pacing & (deaf != 2) & ~(flying & quiet)
-        with m.If(clear):
+        with m.If(cleared):
             m.d.sync += [offset.eq(0), left.eq(length)]
         with m.Else():
             m.d.sync += left.eq(length - offset)
