@@ -134,7 +134,18 @@ class Channel(Elaboratable):
         cfg, regs = self._config, self._regs
         m.submodules.planner = planner = self.planner
 
-        status = {name: regs["STATUS", name] for name in ("BUSY", "DONE", "ERROR", "ERR_CODE")}
+        status = {name: regs["STATUS", name] for name in ("BUSY", "DONE", "ERROR")}
+        # ERR_CODE, like ERR_ADDR (below): a bus error's code in a register of its own and a
+        # refused cyclic restart in a flip-flop (BAD_DESCRIPTOR), each shown until the next
+        # START; the other sources' code in another register. The bus error and the cyclic
+        # decision stay off the paths into that register.
+        status["ERR_CODE"] = err_code = Signal(ErrorCode)
+        bus_err_code = Signal(ErrorCode, reset_less=True)
+        from_bus = Signal()
+        refused_again = Signal()
+        m.d.comb += regs["STATUS", "ERR_CODE"].eq(
+            Mux(from_bus, bus_err_code.as_value(),
+                Mux(refused_again, ErrorCode.BAD_DESCRIPTOR, err_code.as_value())))
         byte_count = regs["BYTES", "VALUE"]
         completed = regs["COMPLETED", "VALUE"]
         # ERR_ADDR: a bus error's address in a register of its own (taken straight from the
@@ -142,7 +153,6 @@ class Channel(Elaboratable):
         # which the register read's select absorbs.
         err_addr = Signal(cfg.addr_width)
         bus_err_addr = Signal(cfg.addr_width, reset_less=True)
-        from_bus = Signal()
         shown = Mux(from_bus, bus_err_addr, err_addr)
         m.d.comb += regs["ERR_ADDR_LO", "VALUE"].eq(shown[:32])
         if cfg.addr_width > 32:
@@ -302,7 +312,7 @@ class Channel(Elaboratable):
             planner.abort.eq(halting),
         ]
         # Registered: the mover looks it up by channel number on its write-issue path.
-        m.d.sync += self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED))
+        m.d.sync += self.discard.eq(halting & (from_bus | (err_code != ErrorCode.ABORTED)))
 
         start = regs["CTRL", "START"]   # a pulse in the cycle after the register write
         # Done with the transfer: nothing in flight, and every piece of a paced one planned.
@@ -342,7 +352,7 @@ class Channel(Elaboratable):
         def catch_faults(*extra):
             with m.If(~halting):
                 with m.If(self.fault_valid):
-                    m.d.sync += [status["ERR_CODE"].eq(self.fault_code), halting.eq(1)]
+                    m.d.sync += halting.eq(1)           # (the code: see ERR_ADDR below)
                 for condition, code in extra:
                     with m.Elif(condition):
                         m.d.sync += [status["ERR_CODE"].eq(code), halting.eq(1)]
@@ -399,7 +409,10 @@ class Channel(Elaboratable):
                             self.launch(m)
                             m.d.sync += byte_count.eq(0)
                         with m.Elif(cyclic):
-                            fail_now(ErrorCode.BAD_DESCRIPTOR)
+                            # (BAD_DESCRIPTOR through `refused_again`.)
+                            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
+                                         refused_again.eq(1)]
+                            m.d.comb += raise_error.eq(1)
                             m.d.sync += self._in_run.eq(0)
                             m.next = "IDLE"
                         with m.Else():
@@ -424,9 +437,10 @@ class Channel(Elaboratable):
         catching = status["BUSY"] & ~halting
         idle_start = ~status["BUSY"] & start
         with m.If(catching & self.fault_valid):
-            m.d.sync += [bus_err_addr.eq(self.fault_addr), from_bus.eq(1)]
+            m.d.sync += [bus_err_addr.eq(self.fault_addr), bus_err_code.eq(self.fault_code),
+                         from_bus.eq(1)]
         with m.If(idle_start):
-            m.d.sync += from_bus.eq(0)
+            m.d.sync += [from_bus.eq(0), refused_again.eq(0)]
         if sg is not None:
             with m.If(catching & sg.write_failed):
                 m.d.sync += err_addr.eq(sg.head_addr)

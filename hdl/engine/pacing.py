@@ -70,9 +70,15 @@ class ReqAckPacer:
         piece_dst = Signal.like(dst, reset_less=True)
         # (`final` first, then the piece chosen by it: the compare's carry chain and the
         # choice in separate steps. The launch leaves a cycle more for it: see `kick`.)
+        # The addresses' offsets chosen a step before their additions, which then start
+        # from flip-flops (the registers and these): they still settle before the piece,
+        # which is a step further from `offset`.
+        src_offset = Signal.like(offset, reset_less=True)
+        dst_offset = Signal.like(offset, reset_less=True)
         m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(final, left, chunk)),
-                     piece_src.eq(src + Mux(src_fixed, 0, offset)),
-                     piece_dst.eq(dst + Mux(dst_fixed, 0, offset))]
+                     src_offset.eq(Mux(src_fixed, 0, offset)),
+                     dst_offset.eq(Mux(dst_fixed, 0, offset)),
+                     piece_src.eq(src + src_offset), piece_dst.eq(dst + dst_offset)]
         self.transfer = {
             "src": Mux(self.paced, piece_src, src), "dst": Mux(self.paced, piece_dst, dst),
             "length": Mux(self.paced, piece, length), "final": ~self.paced | final,
