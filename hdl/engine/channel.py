@@ -247,8 +247,13 @@ class Channel(Elaboratable):
         # (None in flight next: none emitted now, and the count is the one retired now, if
         # any. The handshake comes last, after the count's compare.)
         none_inflight = Signal(init=1)
+        # And whether one is, for the planner's hold (see there): none in flight next is
+        # then a LUT of these and of a retire now, no compare.
+        one_inflight = Signal()
         m.d.sync += [inflight.eq(inflight + emitted - self.retire_valid),
-                     none_inflight.eq(~emitted & (inflight == self.retire_valid))]
+                     none_inflight.eq(~emitted & (inflight == self.retire_valid)),
+                     one_inflight.eq(Mux(emitted, inflight == self.retire_valid,
+                                         Mux(self.retire_valid, inflight == 2, inflight == 1)))]
 
         stop_pending = Signal()
         # BUSY with an error code, in a flip-flop of its own set and cleared beside them: it
@@ -465,7 +470,8 @@ class Channel(Elaboratable):
         # checks a cycle after that); a paced piece when the pacer hears `req`. A hold
         # without a `go` keeps the planner's state a cycle longer; a paced transfer's first
         # piece is held only from two cycles after its launch (see ReqAckPacer).
-        hold_next = self._in_run & (inflight == self.retire_valid) & self._plain
+        none_next = Mux(self.retire_valid, one_inflight, none_inflight)    # (none emitted)
+        hold_next = self._in_run & none_next & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing
             hold_next |= self._pacer.may_go_next
@@ -474,7 +480,9 @@ class Channel(Elaboratable):
             m.d.sync += loaded.eq(regs.load_of("LEN", "VALUE")[0])
             hold_next |= loaded
         held = Signal()                 # (and in the cycle after `go`)
-        m.d.sync += held.eq(hold_next | planner.go)
+        # A paced piece's `go` comes only where `may_go_next` held it: only the plain launch
+        # (`go_plain`) is added, not the pacer's `go`, with its inputs from outside.
+        m.d.sync += held.eq(hold_next | go_plain)
         m.d.comb += planner.hold.eq(start | held)
         return m
 
