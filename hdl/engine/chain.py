@@ -421,9 +421,8 @@ class ChainWalker:
 
     def begin(self, m, fail_now):
         """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
-        first = self._channel._address("DESC_LO", "DESC_HI")
         with m.If(self._first_misaligned):
-            fail_now(ErrorCode.BAD_DESCRIPTOR, first)
+            fail_now(ErrorCode.BAD_DESCRIPTOR)         # (ERR_ADDR = DESC: see Channel)
         with m.Else():
             m.d.comb += [self._fetch_now.eq(1), self._fetch_load.eq(1), self._next_ok_d.eq(0)]
             m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
@@ -432,8 +431,7 @@ class ChainWalker:
             m.d.comb += self._clear.eq(1)
             m.next = "SG"
 
-    def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status,
-            err_addr):
+    def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status):
         channel, regs = self._channel, self._regs
         queue, head = self._queue, self._head
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
@@ -481,6 +479,9 @@ class ChainWalker:
         settled = Signal()
         m.d.sync += [was_settled.eq(self._quiet & ~dispatching & ~queue.r_rdy),
                      settled.eq(was_settled & ~dispatching & ~self._fetching)]
+        # A descriptor fault halts now (when not halting): for the channel's ERR_ADDR.
+        self.fault_halt = settled & desc_faulted
+        self.fault_halt_addr = self._desc_fault_addr
         with m.If(halting):
             with m.If(halted):
                 halt_on_error()
@@ -488,7 +489,7 @@ class ChainWalker:
                 m.next = "IDLE"
         with m.Elif(settled & desc_faulted):
             halt_on_error()
-            m.d.sync += [status["ERR_CODE"].eq(desc_fault), err_addr.eq(self._desc_fault_addr)]
+            m.d.sync += status["ERR_CODE"].eq(desc_fault)     # (ERR_ADDR: see Channel)
             m.next = "IDLE"
         with m.Elif(settled & self._stop_pending):
             finish()

@@ -134,13 +134,29 @@ class Channel(Elaboratable):
         cfg, regs = self._config, self._regs
         m.submodules.planner = planner = self.planner
 
-        status = {name: regs["STATUS", name] for name in ("BUSY", "DONE", "ERROR", "ERR_CODE")}
+        status = {name: regs["STATUS", name] for name in ("BUSY", "DONE", "ERROR")}
+        # ERR_CODE, like ERR_ADDR (below): a bus error's code in a register of its own and a
+        # refused cyclic restart in a flip-flop (BAD_DESCRIPTOR), each shown until the next
+        # START; the other sources' code in another register. The bus error and the cyclic
+        # decision stay off the paths into that register.
+        status["ERR_CODE"] = err_code = Signal(ErrorCode)
+        bus_err_code = Signal(ErrorCode, reset_less=True)
+        from_bus = Signal()
+        refused_again = Signal()
+        m.d.comb += regs["STATUS", "ERR_CODE"].eq(
+            Mux(from_bus, bus_err_code.as_value(),
+                Mux(refused_again, ErrorCode.BAD_DESCRIPTOR, err_code.as_value())))
         byte_count = regs["BYTES", "VALUE"]
         completed = regs["COMPLETED", "VALUE"]
+        # ERR_ADDR: a bus error's address in a register of its own (taken straight from the
+        # mover's, on one LUT of enable), the other sources' in another; a flip-flop picks,
+        # which the register read's select absorbs.
         err_addr = Signal(cfg.addr_width)
-        m.d.comb += regs["ERR_ADDR_LO", "VALUE"].eq(err_addr[:32])
+        bus_err_addr = Signal(cfg.addr_width, reset_less=True)
+        shown = Mux(from_bus, bus_err_addr, err_addr)
+        m.d.comb += regs["ERR_ADDR_LO", "VALUE"].eq(shown[:32])
         if cfg.addr_width > 32:
-            m.d.comb += regs["ERR_ADDR_HI", "VALUE"].eq(err_addr[32:])
+            m.d.comb += regs["ERR_ADDR_HI", "VALUE"].eq(shown[32:])
 
         # --- Checking a transfer against what this build can do.
         src = self._address("SRC_LO", "SRC_HI")
@@ -193,9 +209,15 @@ class Channel(Elaboratable):
         # paced): the planner's `go` comes from it.
         self._plain = Signal()
         m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
-        # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`); the
-        # planner's `go` is made from it below.
+        # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`): for the
+        # state machine. The planner's `go` is made apart, flat, from flip-flops: `trigger`
+        # is what may launch (a START while idle, a cyclic restart, a descriptor checked),
+        # before the checks and halting, which `plain` (never with `bad`) and `halting` add.
         self._launching = Signal()
+        self._trigger = Signal()
+        # In RUN (register mode), beside the state machine's state: one flip-flop, no
+        # decode of the state on the paths into `go`. (Not BUSY: that is also set in SG.)
+        self._in_run = Signal()
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()
@@ -225,8 +247,13 @@ class Channel(Elaboratable):
         # (None in flight next: none emitted now, and the count is the one retired now, if
         # any. The handshake comes last, after the count's compare.)
         none_inflight = Signal(init=1)
+        # And whether one is, for the planner's hold (see there): none in flight next is
+        # then a LUT of these and of a retire now, no compare.
+        one_inflight = Signal()
         m.d.sync += [inflight.eq(inflight + emitted - self.retire_valid),
-                     none_inflight.eq(~emitted & (inflight == self.retire_valid))]
+                     none_inflight.eq(~emitted & (inflight == self.retire_valid)),
+                     one_inflight.eq(Mux(emitted, inflight == self.retire_valid,
+                                         Mux(self.retire_valid, inflight == 2, inflight == 1)))]
 
         stop_pending = Signal()
         # BUSY with an error code, in a flip-flop of its own set and cleared beside them: it
@@ -248,11 +275,13 @@ class Channel(Elaboratable):
             self._pacer = None
             m.d.comb += t.length.eq(length)
             self.planner_free = planner.idle
+        go_plain = self._plain & ~halting & self._trigger
         if cfg.req_ack:
-            m.d.comb += planner.go.eq(pacer.launch(m, self._launching, self._plain))
+            m.d.comb += planner.go.eq(pacer.launch(m, self._trigger & ~bad & ~halting,
+                                                   self._plain, go_plain))
             self.planner_free &= ~pacer.kick
         else:
-            m.d.comb += planner.go.eq(self._launching)
+            m.d.comb += planner.go.eq(go_plain)
         if cfg.streams:
             # A stream side's address is the byte lane where its stream stands: a stream
             # source starts every transfer at lane 0 (it hands over whole beats); bytes sent
@@ -288,29 +317,28 @@ class Channel(Elaboratable):
             planner.abort.eq(halting),
         ]
         # Registered: the mover looks it up by channel number on its write-issue path.
-        m.d.sync += self.discard.eq(halting & (status["ERR_CODE"] != ErrorCode.ABORTED))
+        m.d.sync += self.discard.eq(halting & (from_bus | (err_code != ErrorCode.ABORTED)))
 
         start = regs["CTRL", "START"]   # a pulse in the cycle after the register write
         # Done with the transfer: nothing in flight, and every piece of a paced one planned.
         # Registered, a cycle late (the run's decisions on it come from a flip-flop); never
         # early: nothing starts in between but what a launch starts, which it leaves out.
         drained = Signal()
-        m.d.sync += drained.eq(settled & ~self._launching &
+        # (`trigger` stands for a launch: a cycle late when that is refused or halting.)
+        m.d.sync += drained.eq(settled & ~self._trigger &
                                (~self._pacer.pacing & ~self._pacer.kick if cfg.req_ack else 1))
 
         def begin_run():
             m.d.sync += [
                 status["DONE"].eq(0), status["ERROR"].eq(0), regs["STATUS", "EOP"].eq(0),
-                status["ERR_CODE"].eq(ErrorCode.NONE), err_addr.eq(0),
+                status["ERR_CODE"].eq(ErrorCode.NONE),
                 byte_count.eq(0), completed.eq(0), stop_pending.eq(0),
             ]
 
-        def fail_now(code, addr=None):
+        def fail_now(code):
             """Halt at once (nothing in flight) with ``code``."""
             m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1), status["ERR_CODE"].eq(code),
                          halting.eq(0)]
-            if addr is not None:
-                m.d.sync += err_addr.eq(addr)
             m.d.comb += raise_error.eq(1)
 
         def finish():
@@ -329,19 +357,25 @@ class Channel(Elaboratable):
         def catch_faults(*extra):
             with m.If(~halting):
                 with m.If(self.fault_valid):
-                    m.d.sync += [status["ERR_CODE"].eq(self.fault_code),
-                                 err_addr.eq(self.fault_addr), halting.eq(1)]
-                for condition, code, addr in extra:
+                    m.d.sync += halting.eq(1)           # (the code: see ERR_ADDR below)
+                for condition, code in extra:
                     with m.Elif(condition):
-                        m.d.sync += [status["ERR_CODE"].eq(code), err_addr.eq(addr),
-                                     halting.eq(1)]
+                        m.d.sync += [status["ERR_CODE"].eq(code), halting.eq(1)]
                 with m.Elif(regs["CTRL", "ABORT"]):
                     m.d.sync += [status["ERR_CODE"].eq(ErrorCode.ABORTED), halting.eq(1)]
 
         sg = ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
                          drained=drained) if cfg.sg else None
 
-        with m.FSM() as fsm:
+        cyclic = regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"]
+        # (Idle is not BUSY.)
+        trigger = (~status["BUSY"] & start & ~regs["CTRL", "SG"]) | \
+                  (self._in_run & drained & cyclic)
+        if sg is not None:
+            trigger |= sg._checked
+        m.d.comb += self._trigger.eq(trigger)
+
+        with m.FSM():
             with m.State("IDLE"):
                 with m.If(start):
                     begin_run()
@@ -355,7 +389,7 @@ class Channel(Elaboratable):
                         fail_now(ErrorCode.BAD_DESCRIPTOR)
                     with m.Else():
                         self.launch(m)
-                        m.d.sync += status["BUSY"].eq(1)
+                        m.d.sync += [status["BUSY"].eq(1), self._in_run.eq(1)]
                         m.next = "RUN"
 
             with m.State("RUN"):
@@ -370,30 +404,59 @@ class Channel(Elaboratable):
                 with m.If(drained):
                     with m.If(halting):
                         halt_on_error()
+                        m.d.sync += self._in_run.eq(0)
                         m.next = "IDLE"
                     with m.Else():
                         m.d.sync += completed.eq(completed + 1)
                         m.d.comb += raise_done.eq(1)
-                        cyclic = regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"]
                         with m.If(cyclic & ~bad):
                             # Again, with the registers as they are now.
                             self.launch(m)
                             m.d.sync += byte_count.eq(0)
                         with m.Elif(cyclic):
-                            fail_now(ErrorCode.BAD_DESCRIPTOR)
+                            # (BAD_DESCRIPTOR through `refused_again`.)
+                            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
+                                         refused_again.eq(1)]
+                            m.d.comb += raise_error.eq(1)
+                            m.d.sync += self._in_run.eq(0)
                             m.next = "IDLE"
                         with m.Else():
                             finish()
+                            m.d.sync += self._in_run.eq(0)
                             m.next = "IDLE"
 
             if sg is not None:
                 with m.State("SG"):
                     with m.If(regs["CTRL", "STOP"]):
                         m.d.sync += stop_pending.eq(1)
-                    catch_faults((sg.write_failed, ErrorCode.DESC_WRITE_ERROR, sg.head_addr))
+                    catch_faults((sg.write_failed, ErrorCode.DESC_WRITE_ERROR))
                     sg.run(m, completed=completed, byte_count=byte_count,
                            raise_done=raise_done, finish=finish,
-                           halt_on_error=halt_on_error, status=status, err_addr=err_addr)
+                           halt_on_error=halt_on_error, status=status)
+
+        # --- ERR_ADDR, apart from the state machine and flat. A bus error (the first reason
+        # to halt, as in catch_faults) is shown from its own register until the next START;
+        # the other sources are one of a kind each (a write-back's failure; a descriptor's
+        # fault; DESC on a START that fails it; 0 on other STARTs), never meeting a bus
+        # error but a write-back's failure (then the bus error wins, as in catch_faults).
+        catching = status["BUSY"] & ~halting
+        idle_start = ~status["BUSY"] & start
+        with m.If(catching & self.fault_valid):
+            m.d.sync += [bus_err_addr.eq(self.fault_addr), bus_err_code.eq(self.fault_code),
+                         from_bus.eq(1)]
+        with m.If(idle_start):
+            m.d.sync += [from_bus.eq(0), refused_again.eq(0)]
+        if sg is not None:
+            with m.If(catching & sg.write_failed):
+                m.d.sync += err_addr.eq(sg.head_addr)
+            with m.Elif(catching & ~self._in_run & sg.fault_halt):
+                m.d.sync += err_addr.eq(sg.fault_halt_addr)
+        with m.If(idle_start):
+            if sg is not None:
+                m.d.sync += err_addr.eq(Mux(regs["CTRL", "SG"] & sg._first_misaligned,
+                                            self._address("DESC_LO", "DESC_HI"), 0))
+            else:
+                m.d.sync += err_addr.eq(0)
 
         # --- The planner's hold: high in every cycle where `go` may come and in the cycle
         # after `go`, so the planner plans the transfer of the cycle before `go`, which the
@@ -407,7 +470,8 @@ class Channel(Elaboratable):
         # checks a cycle after that); a paced piece when the pacer hears `req`. A hold
         # without a `go` keeps the planner's state a cycle longer; a paced transfer's first
         # piece is held only from two cycles after its launch (see ReqAckPacer).
-        hold_next = fsm.ongoing("RUN") & (inflight == self.retire_valid) & self._plain
+        none_next = Mux(self.retire_valid, one_inflight, none_inflight)    # (none emitted)
+        hold_next = self._in_run & none_next & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing
             hold_next |= self._pacer.may_go_next
@@ -416,7 +480,9 @@ class Channel(Elaboratable):
             m.d.sync += loaded.eq(regs.load_of("LEN", "VALUE")[0])
             hold_next |= loaded
         held = Signal()                 # (and in the cycle after `go`)
-        m.d.sync += held.eq(hold_next | planner.go)
+        # A paced piece's `go` comes only where `may_go_next` held it: only the plain launch
+        # (`go_plain`) is added, not the pacer's `go`, with its inputs from outside.
+        m.d.sync += held.eq(hold_next | go_plain)
         m.d.comb += planner.hold.eq(start | held)
         return m
 

@@ -70,9 +70,15 @@ class ReqAckPacer:
         piece_dst = Signal.like(dst, reset_less=True)
         # (`final` first, then the piece chosen by it: the compare's carry chain and the
         # choice in separate steps. The launch leaves a cycle more for it: see `kick`.)
+        # The addresses' offsets chosen a step before their additions, which then start
+        # from flip-flops (the registers and these): they still settle before the piece,
+        # which is a step further from `offset`.
+        src_offset = Signal.like(offset, reset_less=True)
+        dst_offset = Signal.like(offset, reset_less=True)
         m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(final, left, chunk)),
-                     piece_src.eq(src + Mux(src_fixed, 0, offset)),
-                     piece_dst.eq(dst + Mux(dst_fixed, 0, offset))]
+                     src_offset.eq(Mux(src_fixed, 0, offset)),
+                     dst_offset.eq(Mux(dst_fixed, 0, offset)),
+                     piece_src.eq(src + src_offset), piece_dst.eq(dst + dst_offset)]
         self.transfer = {
             "src": Mux(self.paced, piece_src, src), "dst": Mux(self.paced, piece_dst, dst),
             "length": Mux(self.paced, piece, length), "final": ~self.paced | final,
@@ -92,35 +98,41 @@ class ReqAckPacer:
         # between but a piece, which it leaves out.
         quiet = Signal()
         m.d.sync += quiet.eq(settled & ~self.go)
+        # (A piece starts only while none is flying: `go` and an ack never meet.) The end of
+        # the transfer clears `offset` and `left` a cycle later, from a flip-flop (their wide
+        # enable and reset): the next launch comes later still (`drained` waits for `pacing`
+        # to fall, a cycle after the end), and no piece starts while halting.
         clear = Signal()
+        cleared = Signal()
+        m.d.comb += clear.eq(halting | (flying & quiet & last))
+        m.d.sync += cleared.eq(clear)
         with m.If(deaf != 0):
             m.d.sync += deaf.eq(deaf - 1)
         m.d.sync += channel.ack.eq(0)
-        with m.If(halting):
-            m.d.sync += [self.pacing.eq(0), flying.eq(0)]
-            m.d.comb += clear.eq(1)
-        with m.Elif(self.go):
+        with m.If(self.go):
             m.d.sync += [flying.eq(1), last.eq(final)]
-        with m.Elif(flying & quiet):
+        with m.If(flying & quiet & ~halting):
             m.d.sync += [channel.ack.eq(1), deaf.eq(2), flying.eq(0)]
-            with m.If(last):
-                m.d.sync += self.pacing.eq(0)
-                m.d.comb += clear.eq(1)
+        with m.If(clear):
+            m.d.sync += self.pacing.eq(0)
+        with m.If(halting):
+            m.d.sync += flying.eq(0)
         # For the planner's hold (see Channel), of the next cycle: the transfer's last ack
         # (pacing ends: a cyclic transfer may start again), and whether a piece may start
         # (while pacing, unless `req` is still or newly ignored; a launch sets `deaf`).
         self.finishing = flying & quiet & last
         self.may_go_next = self.pacing & (deaf != 2) & ~(flying & quiet)
-        with m.If(clear):
+        with m.If(cleared):
             m.d.sync += [offset.eq(0), left.eq(length)]
         with m.Else():
             m.d.sync += left.eq(length - offset)
             with m.If(started):
                 m.d.sync += offset.eq(offset + piece)
 
-    def launch(self, m, launching, plain):
+    def launch(self, m, launching, plain, go_plain):
         """Start the transfer in the registers when ``launching``: at once if ``plain``
-        (judged with the checks a cycle before: not paced), else piece by piece. Returns the
+        (judged with the checks a cycle before: not paced; then ``go_plain``, the launch
+        made flat from flip-flops by the channel), else piece by piece. Returns the
         planner's ``go``.
 
         A paced launch is registered (``kick``): the run's decision meets one flip-flop, and
@@ -131,4 +143,4 @@ class ReqAckPacer:
         m.d.sync += kick.eq(launching & ~plain)
         with m.If(kick & ~self._halting):
             m.d.sync += [self.pacing.eq(1), self._deaf.eq(1)]
-        return (launching & plain) | self.go
+        return go_plain | self.go
