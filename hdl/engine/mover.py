@@ -179,13 +179,16 @@ class DataMover(wiring.Component):
         # register: with n a power of two its pointers wrap for free.
         steer_bits = lambda fields: data.StructLayout(fields).size
         m.submodules.read_queue = read_queue = BufferedFifo(
-            width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer))
+            width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer),
+            late_read=True, clear_fast=streams)
         m.submodules.write_queue = write_queue = BufferedFifo(
             width=write_info.size, depth=self._queued + 1, fast=steer_bits(write_steer))
         m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1)
-        m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4)
+        m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4,
+                                                          late_read=True)
         m.submodules.resp_queue = resp_queue = BufferedFifo(
-            width=resp_info.size, depth=self._outstanding + 1, fast=steer_bits(resp_steer))
+            width=resp_info.size, depth=self._outstanding + 1, fast=steer_bits(resp_steer),
+            late_read=True)
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
         # The command is the granted burst itself, not a copy in another register: one cycle
@@ -319,10 +322,14 @@ class DataMover(wiring.Component):
             # (`keep`) so that the FIFOs' enables follow them at the next level.
             from_buffer_now = Signal(attrs={"keep": 1})
             buffer_last = Signal(attrs={"keep": 1})
-            m.d.comb += [from_buffer_now.eq(read_queue.r_rdy & head.stream & ingress.valid),
+            # (The queue's steering bits read 0 while it shows nothing: `head.stream` implies
+            # `r_rdy`, and with two channels `from_buffer_now` is a single LUT.)
+            m.d.comb += [from_buffer_now.eq(head.stream & ingress.valid),
                          buffer_last.eq(Mux(first_read, head.one_read, last_read_next))]
             got = r_valid | from_buffer_now
-            done = r_end | (from_buffer_now & buffer_last)
+            # Kept apart (`keep`): the read queue's take follows it in one LUT.
+            done = Signal(attrs={"keep": 1})
+            m.d.comb += done.eq(r_end | (from_buffer_now & buffer_last))
             # The data's multiplexer is steered by a flip-flop of its own, not by
             # `head.stream`, which steers the handshakes above: the fanout of 32 data bits
             # stays off their paths. A beat from the read port and one from a stream buffer
@@ -336,7 +343,7 @@ class DataMover(wiring.Component):
                              last_read_next.eq(beat_index == head.before_last)]
             m.d.comb += r.ready.eq(read_queue.r_rdy & ~head.stream)
             for n, port in enumerate(self.ingress):
-                m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
+                m.d.comb += port.ready.eq(head.stream & (head.channel == n))
             # A burst read from a stream buffer is counted done a cycle late too: the count
             # starts from flip-flops.
             buffer_done = Signal()

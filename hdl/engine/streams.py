@@ -68,7 +68,8 @@ class StreamIngress(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.s_axis
-        m.submodules.buffer = buffer = BufferedFifo(width=len(s.tdata), depth=self._depth)
+        m.submodules.buffer = buffer = BufferedFifo(width=len(s.tdata), depth=self._depth,
+                                                    late_read=True)
         take = Signal()
         m.d.comb += [
             s.tready.eq(self.enable & buffer.w_rdy & ~self.packet_end),
