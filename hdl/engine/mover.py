@@ -320,16 +320,14 @@ class DataMover(wiring.Component):
             ingress = Array(self.ingress)[head.channel]
             # Both halves of the decision come from flip-flops in a LUT each, kept apart
             # (`keep`) so that the FIFOs' enables follow them at the next level.
-            from_buffer_now = Signal(attrs={"keep": 1})
+            from_buffer_now = Signal()
             buffer_last = Signal(attrs={"keep": 1})
             # (The queue's steering bits read 0 while it shows nothing: `head.stream` implies
             # `r_rdy`, and with two channels `from_buffer_now` is a single LUT.)
             m.d.comb += [from_buffer_now.eq(head.stream & ingress.valid),
                          buffer_last.eq(Mux(first_read, head.one_read, last_read_next))]
             got = r_valid | from_buffer_now
-            # Kept apart (`keep`): the read queue's take follows it in one LUT.
-            done = Signal(attrs={"keep": 1})
-            m.d.comb += done.eq(r_end | (from_buffer_now & buffer_last))
+            done = r_end | (from_buffer_now & buffer_last)
             # The data's multiplexer is steered by a flip-flop of its own, not by
             # `head.stream`, which steers the handshakes above: the fanout of 32 data bits
             # stays off their paths. A beat from the read port and one from a stream buffer
