@@ -202,7 +202,6 @@ class DataMover(wiring.Component):
         took = Signal()
         reserving = Signal(count, reset_less=True)      # the beats of the burst taken
         unreserved = Signal.like(free_beats)
-        room = Signal(init=1)
         burst = self.bursts.payload.burst
         # A burst has at most `max_burst` beats on either side: the counts' upper bits are 0,
         # and leaving them out takes a level of logic off the compares below.
@@ -225,7 +224,13 @@ class DataMover(wiring.Component):
         # apart from `no_command`): the command's valid is then one LUT after both, and the
         # read port arbiter's tag push one more.
         sends = Signal(attrs={"keep": 1})
-        ready_to_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
+        # Whether the queues and the FIFO have room and no burst was taken in the last cycle
+        # is registered as one flag (`may_take`), from the queues' room in this cycle: room
+        # a queue makes shows a cycle late. (Neither queue is the limit in practice: the
+        # write queue holds every burst the FIFO can, and the read queue every outstanding
+        # read, which the FIFO's room limits first with bursts of half its size or more.)
+        may_take = Signal(init=1)
+        ready_to_take = self.bursts.valid & may_take
         may_read = Const(1)
         take = Signal()
         channel = self.bursts.payload.channel
@@ -553,7 +558,8 @@ class DataMover(wiring.Component):
         m.d.comb += unreserved.eq(free_beats - Mux(took, reserving, 0))
         m.d.sync += [took.eq(take), reserving.eq(reads), popped.eq(pop),
                      free_beats.eq(unreserved + popped),
-                     room.eq(unreserved >= self._max_burst)]
+                     may_take.eq(~take & read_queue.w_rdy & write_queue.w_rdy &
+                                 (unreserved >= self._max_burst))]
 
         # --- Retirement, in order: a burst written to memory retires with its response (a
         # failed write reports the burst's address); one into a stream buffer has no
