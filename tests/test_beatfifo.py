@@ -76,13 +76,14 @@ def _lockstep(ours, ref, depth, clear_bits=0):
     assert len(shown) > 500
 
 
-@pytest.mark.parametrize("late_read", [False, True])
+@pytest.mark.parametrize("late", ["", "read", "write"])
 @pytest.mark.parametrize("depth, fast", [(2, 0), (3, 0), (5, 0), (9, 0), (17, 0), (9, 3),
                                          (5, 12)])
-def test_buffered_fifo_matches_the_library_one(depth, fast, late_read):
+def test_buffered_fifo_matches_the_library_one(depth, fast, late):
     # With some bits, or all, kept in flip-flops instead of the memory; and with the flags
-    # worked out for a late read enable.
-    _lockstep(BufferedFifo(width=12, depth=depth, fast=fast, late_read=late_read),
+    # worked out for a late read or write enable.
+    _lockstep(BufferedFifo(width=12, depth=depth, fast=fast, late_read=late == "read",
+                           late_write=late == "write"),
               SyncFIFOBuffered(width=12, depth=depth), depth)
 
 

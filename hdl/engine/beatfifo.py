@@ -148,7 +148,7 @@ class _Ring:
         # needs room, a take an entry: `full` only falls on a take, `empty` only on a put.)
         full_next = Signal()
         empty_next = Signal()
-        if late and self._depth >= 2:
+        if late is not None and self._depth >= 2:
             full_value, empty_value = late(one_free, one_left)
         else:
             full_value = ~take & (self.full | (put & one_free))
@@ -175,6 +175,18 @@ def _take(m, ring, r_rdy, r_en, late):
     take = Signal(attrs={"keep": 1})
     m.d.comb += take.eq(refill | (~ring.empty & r_en))
     return take
+
+
+def _late_write_flags(m, ring, w_en, take):
+    """The flags' next values of a ring whose ``w_en`` comes late and ``take`` early: each
+    is one LUT after ``w_en``, from terms made of flip-flops and ``take`` (a ring of two
+    entries or more: a full one has not one entry left)."""
+    def flags(one_free, one_left):
+        keep_full = _terms(m, "keep_full", ~take & ring.full)
+        fill = _terms(m, "fill", ~take & ring.not_full & one_free)
+        drained = _terms(m, "drained", ring.empty | (take & one_left))
+        return keep_full | (w_en & fill), ~w_en & drained
+    return flags
 
 
 def _late_flags(m, ring, r_rdy, w_en, r_en, *, small):
@@ -236,11 +248,14 @@ class BufferedFifo(wiring.Component):
     late_read : bool
         ``r_en`` comes late in the cycle (the flags and the take are one LUT after it, from
         terms made of flip-flops; otherwise after ``w_en``).
+    late_write : bool
+        ``w_en`` comes late, and ``r_en`` early (the flags are one LUT after ``w_en``).
     clear_fast : bool
         The fast bits read 0 while ``r_rdy`` is low: a flag among them implies ``r_rdy``.
     """
 
-    def __init__(self, *, width, depth, fast=0, late_read=False, clear_fast=False):
+    def __init__(self, *, width, depth, fast=0, late_read=False, late_write=False,
+                 clear_fast=False):
         if depth < 2:
             raise ValueError(f"depth must be at least 2, not {depth}")
         if not 0 <= fast <= width:
@@ -249,6 +264,7 @@ class BufferedFifo(wiring.Component):
         self._depth = depth
         self._fast = fast
         self._late_read = late_read
+        self._late_write = late_write
         self._clear_fast = clear_fast
         super().__init__({
             "w_data": In(width), "w_en": In(1), "w_rdy": Out(1),
@@ -261,9 +277,13 @@ class BufferedFifo(wiring.Component):
         do_write = ring.not_full & self.w_en
         head_free = ~self.r_rdy | self.r_en
         do_read = _take(m, ring, self.r_rdy, self.r_en, self._late_read)  # into the register
-        ring.update(m, do_write, do_read,
-                    late=self._late_read and _late_flags(m, ring, self.r_rdy, self.w_en,
-                                                         self.r_en, small=False))
+        if self._late_read:
+            late = _late_flags(m, ring, self.r_rdy, self.w_en, self.r_en, small=False)
+        elif self._late_write:
+            late = _late_write_flags(m, ring, self.w_en, do_read)
+        else:
+            late = None
+        ring.update(m, do_write, do_read, late=late)
         r_data = Signal(self._width, reset_less=True)
         m.d.comb += [self.w_rdy.eq(ring.not_full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]
@@ -327,8 +347,8 @@ class SmallFifo(wiring.Component):
         into_ring = Signal(attrs={"keep": 1})
         m.d.comb += into_ring.eq(ring.not_full & ~(ring.empty & head_free))
         ring.update(m, self.w_en & into_ring, from_ring,
-                    late=self._late_read and _late_flags(m, ring, self.r_rdy, self.w_en,
-                                                         self.r_en, small=True))
+                    late=_late_flags(m, ring, self.r_rdy, self.w_en, self.r_en, small=True)
+                    if self._late_read else None)
         r_data = Signal(self._width, reset_less=True)
         m.d.comb += [self.w_rdy.eq(ring.not_full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]

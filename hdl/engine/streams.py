@@ -142,7 +142,7 @@ class StreamEgress(wiring.Component):
         lanes = len(out.tkeep)
         width = len(out.tdata)
         m.submodules.buffer = buffer = BufferedFifo(width=width + lanes + 1,
-                                                        depth=self._depth)
+                                                        depth=self._depth, late_write=True)
         m.d.comb += [
             out.tvalid.eq(buffer.r_rdy),
             Cat(out.tdata, out.tkeep, out.tlast).eq(buffer.r_data),
