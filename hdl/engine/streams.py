@@ -204,8 +204,7 @@ class StreamEgress(wiring.Component):
         # `room` back; so does a flush's place, and until it counts `room` and `spare` ask
         # for one place more (`room` then never falls while a burst waits for it; flushes
         # are further apart than that).
-        # The change is summed into a register first (a reservation only picks between two
-        # sums), and the count is kept three times over, less `limit`, `limit + 1` and
+        # The change is summed into registers first, and the count is kept three times over, less `limit`, `limit + 1` and
         # `limit + 2`: each flag is then a sign, at the end of a single carry chain from
         # flip-flops, instead of a compare after a three-operand adder.
         limit = self._burst_limit
@@ -218,11 +217,18 @@ class StreamEgress(wiring.Component):
         m.d.sync += [cancelled.eq(Mux(self.cancel_valid, self.cancel_beats[:beat_bits], 0)),
                      popped.eq(buffer.r_en & buffer.r_rdy), was_freed.eq(freed),
                      flushed.eq(sent_flush)]
+        # Both sums are registered, with and without the burst being reserved, and the
+        # reservation picks one after: no adder follows the mover's late decision (Yosys
+        # would otherwise share the two behind the multiplexer).
+        returned = Signal(count)
         given = Signal(count)
+        given_less = Signal(count)
+        reserved = Signal()
         change = Signal(count)
-        m.d.comb += given.eq(cancelled + popped + was_freed - flushed)
-        m.d.sync += change.eq(Mux(self.reserve_valid,
-                                  given - self.reserve_beats[:beat_bits], given))
+        m.d.comb += [returned.eq(cancelled + popped + was_freed - flushed),
+                     change.eq(Mux(reserved, given_less, given))]
+        m.d.sync += [given.eq(returned), reserved.eq(self.reserve_valid),
+                     given_less.eq(returned - self.reserve_beats[:beat_bits])]
         over = [Signal(count, init=self._depth - limit - n, name=f"credits_over{n}")
                 for n in range(3)]
         over_next = [Signal(count, name=f"credits_over{n}_next") for n in range(3)]
