@@ -44,9 +44,10 @@ def test_order_through_wrap_with_random_reads():
     assert read == written[:len(read)]
 
 
-def _lockstep(ours, ref, depth):
+def _lockstep(ours, ref, depth, clear_bits=0):
     """The same writes and reads into both, at random, through fills and drains: the ready
-    flags every cycle and the beat shown whenever one is."""
+    flags every cycle and the beat shown whenever one is (and ``clear_bits`` low bits 0
+    whenever none is)."""
     m = Module()
     m.submodules.ours, m.submodules.ref = ours, ref
     rng = random.Random(depth)
@@ -67,24 +68,37 @@ def _lockstep(ours, ref, depth):
             if ctx.get(ref.r_rdy):
                 assert ctx.get(ours.r_data) == ctx.get(ref.r_data), cycle
                 shown.append(ctx.get(ref.r_data))
+            else:
+                assert ctx.get(ours.r_data) & ((1 << clear_bits) - 1) == 0, cycle
             await ctx.tick()
 
     simulate(m, bench, deadline_cycles=1600)
     assert len(shown) > 500
 
 
+@pytest.mark.parametrize("late", ["", "read", "write"])
 @pytest.mark.parametrize("depth, fast", [(2, 0), (3, 0), (5, 0), (9, 0), (17, 0), (9, 3),
                                          (5, 12)])
-def test_buffered_fifo_matches_the_library_one(depth, fast):
-    # With some bits, or all, kept in flip-flops instead of the memory.
-    _lockstep(BufferedFifo(width=12, depth=depth, fast=fast),
+def test_buffered_fifo_matches_the_library_one(depth, fast, late):
+    # With some bits, or all, kept in flip-flops instead of the memory; and with the flags
+    # worked out for a late read or write enable.
+    _lockstep(BufferedFifo(width=12, depth=depth, fast=fast, late_read=late == "read",
+                           late_write=late == "write"),
               SyncFIFOBuffered(width=12, depth=depth), depth)
 
 
+@pytest.mark.parametrize("depth, fast", [(2, 3), (5, 3), (9, 12)])
+def test_buffered_fifo_clears_its_fast_bits_when_empty(depth, fast):
+    _lockstep(BufferedFifo(width=12, depth=depth, fast=fast, late_read=True, clear_fast=True),
+              SyncFIFOBuffered(width=12, depth=depth), depth, clear_bits=fast)
+
+
+@pytest.mark.parametrize("late_read", [False, True])
 @pytest.mark.parametrize("depth", [2, 3, 4, 5, 9, 17])
-def test_small_fifo_matches_the_library_one(depth):
+def test_small_fifo_matches_the_library_one(depth, late_read):
     # Against the library's first-word-fall-through SyncFIFO.
-    _lockstep(SmallFifo(width=12, depth=depth), SyncFIFO(width=12, depth=depth), depth)
+    _lockstep(SmallFifo(width=12, depth=depth, late_read=late_read),
+              SyncFIFO(width=12, depth=depth), depth)
 
 
 @pytest.mark.parametrize("cls", [BufferedFifo, SmallFifo])

@@ -111,8 +111,14 @@ class _Ring:
                              self.r_data[lsb:lsb + bits].eq(r_port.data)]
                 self._ports.append((w_port, r_port))
 
-    def update(self, m, put, take):
-        """``put`` writes ``w_data``; ``take`` drops the entry at ``r_data``."""
+    def update(self, m, put, take, *, late=None):
+        """``put`` writes ``w_data``; ``take`` drops the entry at ``r_data``.
+
+        ``late``, for a ring of two entries or more: a function of ``(one_free, one_left)``
+        giving the flags' next values ``(full, empty)`` itself, worked out from the
+        handshakes the ring's owner knows the structure of, so that the strobes that come
+        late meet terms made of flip-flops in the last LUT.
+        """
         # Each pointer comes with its successor in a register of its own: the compares for
         # the flags are between flip-flops, and no adder is left for Yosys to share between
         # the two pointers behind a multiplexer steered by `put` and `take`.
@@ -137,10 +143,81 @@ class _Ring:
         with m.If(take):
             m.d.sync += [consume.eq(consume_next),
                          consume_next.eq(_next(consume_next, self._depth))]
-        with m.If(put & ~take):
-            m.d.sync += [self.empty.eq(0), self.full.eq(one_free), self.not_full.eq(~one_free)]
-        with m.If(take & ~put):
-            m.d.sync += [self.full.eq(0), self.not_full.eq(1), self.empty.eq(one_left)]
+        # The flags' next values as sums of products, not as `If`s: Yosys would turn those
+        # into a flip-flop enable and a reset, each one more LUT after `put ^ take`. (A put
+        # needs room, a take an entry: `full` only falls on a take, `empty` only on a put.)
+        full_next = Signal()
+        empty_next = Signal()
+        if late is not None and self._depth >= 2:
+            full_value, empty_value = late(one_free, one_left)
+        else:
+            full_value = ~take & (self.full | (put & one_free))
+            empty_value = ~put & (self.empty | (take & one_left))
+        m.d.comb += [full_next.eq(full_value), empty_next.eq(empty_value)]
+        m.d.sync += [self.full.eq(full_next), self.not_full.eq(~full_next),
+                     self.empty.eq(empty_next)]
+
+
+def _terms(m, name, value):
+    """``value`` in a signal of its own, kept apart (`keep`) so that ABC builds it from the
+    flip-flops it reads and not after the late strobes it is combined with."""
+    term = Signal(name=name, attrs={"keep": 1})
+    m.d.comb += term.eq(value)
+    return term
+
+
+def _take(m, ring, r_rdy, r_en, late):
+    """Whether the output register takes the ring's oldest entry: it is free or read. With
+    a ``late`` read enable, that is one LUT after it, from a term made of flip-flops."""
+    if not late:
+        return ~ring.empty & (~r_rdy | r_en)
+    refill = _terms(m, "refill", ~ring.empty & ~r_rdy)
+    take = Signal(attrs={"keep": 1})
+    m.d.comb += take.eq(refill | (~ring.empty & r_en))
+    return take
+
+
+def _late_write_flags(m, ring, w_en, take):
+    """The flags' next values of a ring whose ``w_en`` comes late and ``take`` early: each
+    is one LUT after ``w_en``, from terms made of flip-flops and ``take`` (a ring of two
+    entries or more: a full one has not one entry left)."""
+    def flags(one_free, one_left):
+        keep_full = _terms(m, "keep_full", ~take & ring.full)
+        fill = _terms(m, "fill", ~take & ring.not_full & one_free)
+        drained = _terms(m, "drained", ring.empty | (take & one_left))
+        return keep_full | (w_en & fill), ~w_en & drained
+    return flags
+
+
+def _late_flags(m, ring, r_rdy, w_en, r_en, *, small):
+    """The flags' next values of a ring behind an output register (``r_rdy``), whose
+    ``w_en`` and ``r_en`` come late: each is one LUT after them, from terms made of
+    flip-flops (a ring of two entries or more: ``empty`` excludes ``one_free``, ``full``
+    excludes ``one_left``). A take happens if the register is free or read; a put if the
+    ring has room and, for a ``small`` FIFO, the entry does not go straight into the
+    register (the ring empty and the register free)."""
+    def flags(one_free, one_left):
+        # Full stays full unless the register takes an entry; a put into the last free
+        # entry fills it unless one is taken. Either needs the register held (`r_rdy`
+        # and no `r_en`); the ring is then not empty, so a small FIFO's put goes in.
+        keep_full = _terms(m, "keep_full", ring.full & r_rdy)
+        fill = _terms(m, "fill", ring.not_full & one_free & r_rdy)
+        full_next = ~r_en & (keep_full | (w_en & fill))
+        if not small:
+            # Empty (or the last entry taken) unless an entry is put. The last entry is
+            # taken by the register if it is free, or if it is read.
+            stays = _terms(m, "stays", ring.empty | (~r_rdy & one_left))
+            drains = _terms(m, "drains", ring.empty | one_left)
+            empty_next = ~w_en & Mux(r_en, drains, stays)
+        else:
+            # An entry put while the ring is empty goes into the ring only if the register
+            # is held (`r_rdy` and no `r_en`).
+            with_read = _terms(m, "with_read", ring.empty | (~w_en & one_left))
+            without = _terms(m, "without", (ring.empty & ~(w_en & r_rdy)) |
+                                           (~w_en & ~r_rdy & one_left))
+            empty_next = Mux(r_en, with_read, without)
+        return full_next, empty_next
+    return flags
 
 
 class BufferedFifo(wiring.Component):
@@ -168,9 +245,17 @@ class BufferedFifo(wiring.Component):
         The low ``fast`` bits of each entry are kept out of block RAM, so they reach the
         logic after the FIFO from a fabric flip-flop (a block RAM's output is slow): for the
         few bits that steer handshakes.
+    late_read : bool
+        ``r_en`` comes late in the cycle (the flags and the take are one LUT after it, from
+        terms made of flip-flops; otherwise after ``w_en``).
+    late_write : bool
+        ``w_en`` comes late, and ``r_en`` early (the flags are one LUT after ``w_en``).
+    clear_fast : bool
+        The fast bits read 0 while ``r_rdy`` is low: a flag among them implies ``r_rdy``.
     """
 
-    def __init__(self, *, width, depth, fast=0):
+    def __init__(self, *, width, depth, fast=0, late_read=False, late_write=False,
+                 clear_fast=False):
         if depth < 2:
             raise ValueError(f"depth must be at least 2, not {depth}")
         if not 0 <= fast <= width:
@@ -178,6 +263,9 @@ class BufferedFifo(wiring.Component):
         self._width = width
         self._depth = depth
         self._fast = fast
+        self._late_read = late_read
+        self._late_write = late_write
+        self._clear_fast = clear_fast
         super().__init__({
             "w_data": In(width), "w_en": In(1), "w_rdy": Out(1),
             "r_data": Out(width), "r_en": In(1), "r_rdy": Out(1),
@@ -188,8 +276,14 @@ class BufferedFifo(wiring.Component):
         ring = _Ring(m, "storage", width=self._width, depth=self._depth - 1, fast=self._fast)
         do_write = ring.not_full & self.w_en
         head_free = ~self.r_rdy | self.r_en
-        do_read = ~ring.empty & head_free                      # into the output register
-        ring.update(m, do_write, do_read)
+        do_read = _take(m, ring, self.r_rdy, self.r_en, self._late_read)  # into the register
+        if self._late_read:
+            late = _late_flags(m, ring, self.r_rdy, self.w_en, self.r_en, small=False)
+        elif self._late_write:
+            late = _late_write_flags(m, ring, self.w_en, do_read)
+        else:
+            late = None
+        ring.update(m, do_write, do_read, late=late)
         r_data = Signal(self._width, reset_less=True)
         m.d.comb += [self.w_rdy.eq(ring.not_full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]
@@ -198,6 +292,13 @@ class BufferedFifo(wiring.Component):
         # off the fanout of `do_read`.
         with m.If(head_free):
             m.d.sync += [r_data.eq(ring.r_data), self.r_rdy.eq(~ring.empty)]
+        if self._clear_fast and self._fast:
+            # The fast bits read 0 while `r_rdy` is low (reset, and loaded as 0 from an empty
+            # ring): a flag among them then implies `r_rdy`, one input less after the FIFO.
+            fast = Signal(self._fast)
+            m.d.comb += self.r_data[:self._fast].eq(fast)
+            with m.If(head_free):
+                m.d.sync += fast.eq(Mux(ring.empty, 0, ring.r_data[:self._fast]))
         return m
 
 
@@ -217,13 +318,16 @@ class SmallFifo(wiring.Component):
     width : int
     depth : int
         At least 2.
+    late_read : bool
+        As for :class:`BufferedFifo`.
     """
 
-    def __init__(self, *, width, depth):
+    def __init__(self, *, width, depth, late_read=False):
         if depth < 2:
             raise ValueError(f"depth must be at least 2, not {depth}")
         self._width = width
         self._depth = depth
+        self._late_read = late_read
         super().__init__({
             "w_data": In(width), "w_en": In(1), "w_rdy": Out(1),
             "r_data": Out(width), "r_en": In(1), "r_rdy": Out(1),
@@ -236,13 +340,15 @@ class SmallFifo(wiring.Component):
         head_free = ~self.r_rdy | self.r_en
         # The memory holds entries only behind a full output register, so it is full
         # exactly when the whole FIFO is.
-        from_ring = ~ring.empty & head_free
+        from_ring = _take(m, ring, self.r_rdy, self.r_en, self._late_read)
         # Whether an entry written would go into the memory, worked out apart (`keep`) from
         # `w_en`, which comes late (a command's handshake): the memory's write follows it
         # in one LUT.
         into_ring = Signal(attrs={"keep": 1})
         m.d.comb += into_ring.eq(ring.not_full & ~(ring.empty & head_free))
-        ring.update(m, self.w_en & into_ring, from_ring)
+        ring.update(m, self.w_en & into_ring, from_ring,
+                    late=_late_flags(m, ring, self.r_rdy, self.w_en, self.r_en, small=True)
+                    if self._late_read else None)
         r_data = Signal(self._width, reset_less=True)
         m.d.comb += [self.w_rdy.eq(ring.not_full), self.r_data.eq(r_data),
                      ring.w_data.eq(self.w_data)]

@@ -179,13 +179,16 @@ class DataMover(wiring.Component):
         # register: with n a power of two its pointers wrap for free.
         steer_bits = lambda fields: data.StructLayout(fields).size
         m.submodules.read_queue = read_queue = BufferedFifo(
-            width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer))
+            width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer),
+            late_read=True, clear_fast=streams)
         m.submodules.write_queue = write_queue = BufferedFifo(
             width=write_info.size, depth=self._queued + 1, fast=steer_bits(write_steer))
         m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1)
-        m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4)
+        m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4,
+                                                          late_read=True)
         m.submodules.resp_queue = resp_queue = BufferedFifo(
-            width=resp_info.size, depth=self._outstanding + 1, fast=steer_bits(resp_steer))
+            width=resp_info.size, depth=self._outstanding + 1, fast=steer_bits(resp_steer),
+            late_read=True)
 
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
         # The command is the granted burst itself, not a copy in another register: one cycle
@@ -199,7 +202,6 @@ class DataMover(wiring.Component):
         took = Signal()
         reserving = Signal(count, reset_less=True)      # the beats of the burst taken
         unreserved = Signal.like(free_beats)
-        room = Signal(init=1)
         burst = self.bursts.payload.burst
         # A burst has at most `max_burst` beats on either side: the counts' upper bits are 0,
         # and leaving them out takes a level of logic off the compares below.
@@ -222,7 +224,13 @@ class DataMover(wiring.Component):
         # apart from `no_command`): the command's valid is then one LUT after both, and the
         # read port arbiter's tag push one more.
         sends = Signal(attrs={"keep": 1})
-        ready_to_take = self.bursts.valid & read_queue.w_rdy & write_queue.w_rdy & ~took & room
+        # Whether the queues and the FIFO have room and no burst was taken in the last cycle
+        # is registered as one flag (`may_take`), from the queues' room in this cycle: room
+        # a queue makes shows a cycle late. (Neither queue is the limit in practice: the
+        # write queue holds every burst the FIFO can, and the read queue every outstanding
+        # read, which the FIFO's room limits first with bursts of half its size or more.)
+        may_take = Signal(init=1)
+        ready_to_take = self.bursts.valid & may_take
         may_read = Const(1)
         take = Signal()
         channel = self.bursts.payload.channel
@@ -317,9 +325,11 @@ class DataMover(wiring.Component):
             ingress = Array(self.ingress)[head.channel]
             # Both halves of the decision come from flip-flops in a LUT each, kept apart
             # (`keep`) so that the FIFOs' enables follow them at the next level.
-            from_buffer_now = Signal(attrs={"keep": 1})
+            from_buffer_now = Signal()
             buffer_last = Signal(attrs={"keep": 1})
-            m.d.comb += [from_buffer_now.eq(read_queue.r_rdy & head.stream & ingress.valid),
+            # (The queue's steering bits read 0 while it shows nothing: `head.stream` implies
+            # `r_rdy`, and with two channels `from_buffer_now` is a single LUT.)
+            m.d.comb += [from_buffer_now.eq(head.stream & ingress.valid),
                          buffer_last.eq(Mux(first_read, head.one_read, last_read_next))]
             got = r_valid | from_buffer_now
             done = r_end | (from_buffer_now & buffer_last)
@@ -336,7 +346,7 @@ class DataMover(wiring.Component):
                              last_read_next.eq(beat_index == head.before_last)]
             m.d.comb += r.ready.eq(read_queue.r_rdy & ~head.stream)
             for n, port in enumerate(self.ingress):
-                m.d.comb += port.ready.eq(read_queue.r_rdy & head.stream & (head.channel == n))
+                m.d.comb += port.ready.eq(head.stream & (head.channel == n))
             # A burst read from a stream buffer is counted done a cycle late too: the count
             # starts from flip-flops.
             buffer_done = Signal()
@@ -548,7 +558,8 @@ class DataMover(wiring.Component):
         m.d.comb += unreserved.eq(free_beats - Mux(took, reserving, 0))
         m.d.sync += [took.eq(take), reserving.eq(reads), popped.eq(pop),
                      free_beats.eq(unreserved + popped),
-                     room.eq(unreserved >= self._max_burst)]
+                     may_take.eq(~take & read_queue.w_rdy & write_queue.w_rdy &
+                                 (unreserved >= self._max_burst))]
 
         # --- Retirement, in order: a burst written to memory retires with its response (a
         # failed write reports the burst's address); one into a stream buffer has no

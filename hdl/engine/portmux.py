@@ -302,8 +302,10 @@ class WritePortArbiter(_PortArbiter):
         # (Buffered FIFOs: their heads and flags are flip-flops.)
         m.submodules.w_tags = w_tags = BufferedFifo(width=tag_width,
                                                     depth=self._outstanding + 1)
+        # (A response's `ready` comes from its client, late: see `late_read`.)
         m.submodules.b_tags = b_tags = BufferedFifo(width=tag_width,
-                                                    depth=self._outstanding + 1)
+                                                    depth=self._outstanding + 1,
+                                                    late_read=True)
         take, tag = _grant(m, [port.cmd for port in ins], _commands(m, ins), self.out.cmd,
                            room=w_tags.w_rdy & b_tags.w_rdy)
         m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(tag),

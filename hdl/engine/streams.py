@@ -68,7 +68,8 @@ class StreamIngress(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         s = self.s_axis
-        m.submodules.buffer = buffer = BufferedFifo(width=len(s.tdata), depth=self._depth)
+        m.submodules.buffer = buffer = BufferedFifo(width=len(s.tdata), depth=self._depth,
+                                                    late_read=True)
         take = Signal()
         m.d.comb += [
             s.tready.eq(self.enable & buffer.w_rdy & ~self.packet_end),
@@ -141,7 +142,7 @@ class StreamEgress(wiring.Component):
         lanes = len(out.tkeep)
         width = len(out.tdata)
         m.submodules.buffer = buffer = BufferedFifo(width=width + lanes + 1,
-                                                        depth=self._depth)
+                                                        depth=self._depth, late_write=True)
         m.d.comb += [
             out.tvalid.eq(buffer.r_rdy),
             Cat(out.tdata, out.tkeep, out.tlast).eq(buffer.r_data),
@@ -196,33 +197,46 @@ class StreamEgress(wiring.Component):
             m.d.sync += flushing.eq(1)
 
         # The credits: places neither filled nor reserved. Every change counts late, from
-        # flip-flops, so the count's adder starts from registers and nothing of the
-        # handshakes of this cycle reaches it, nor the flags after it. Reservations count a
-        # cycle late: the mover takes a burst every other cycle at most, so `room` is current
-        # at the next. The rest is summed in a register first, so the count's adder has
-        # three operands: places given back (a beat sent on, a beat held, a burst cancelled)
-        # count two cycles late, which only holds `room` back; so does a flush's place, and
-        # until it counts `room` and `spare` ask for one place more (`room` then never falls
-        # while a burst waits for it; flushes are further apart than that).
-        credits = Signal(range(self._depth + 1), init=self._depth)
-        reserved = Signal(BEATS_WIDTH)
-        cancelled = Signal(BEATS_WIDTH)
+        # flip-flops, so nothing of the handshakes of this cycle reaches the count, nor the
+        # flags after it. Reservations count a cycle late: the mover takes a burst every
+        # other cycle at most, so `room` is current at the next. Places given back (a beat
+        # sent on, a beat held, a burst cancelled) count two cycles late, which only holds
+        # `room` back; so does a flush's place, and until it counts `room` and `spare` ask
+        # for one place more (`room` then never falls while a burst waits for it; flushes
+        # are further apart than that).
+        # The change is summed into registers first, and the count is kept three times over, less `limit`, `limit + 1` and
+        # `limit + 2`: each flag is then a sign, at the end of a single carry chain from
+        # flip-flops, instead of a compare after a three-operand adder.
+        limit = self._burst_limit
+        beat_bits = limit.bit_length()      # a burst has at most `limit` beats
+        count = signed((self._depth + limit + 2).bit_length() + 1)
+        cancelled = Signal(beat_bits)
         popped = Signal()
         was_freed = Signal()
         flushed = Signal()
-        given = Signal(signed(BEATS_WIDTH + 2))
-        m.d.sync += [reserved.eq(Mux(self.reserve_valid, self.reserve_beats, 0)),
-                     cancelled.eq(Mux(self.cancel_valid, self.cancel_beats, 0)),
+        m.d.sync += [cancelled.eq(Mux(self.cancel_valid, self.cancel_beats[:beat_bits], 0)),
                      popped.eq(buffer.r_en & buffer.r_rdy), was_freed.eq(freed),
-                     flushed.eq(sent_flush),
-                     given.eq(cancelled + popped + was_freed - flushed)]
-        credits_next = Signal.like(credits)
-        m.d.comb += credits_next.eq(credits + given - reserved)
-        limit = self._burst_limit
+                     flushed.eq(sent_flush)]
+        # Both sums are registered, with and without the burst being reserved, and the
+        # reservation picks one after: no adder follows the mover's late decision (Yosys
+        # would otherwise share the two behind the multiplexer).
+        returned = Signal(count)
+        given = Signal(count)
+        given_less = Signal(count)
+        reserved = Signal()
+        change = Signal(count)
+        m.d.comb += [returned.eq(cancelled + popped + was_freed - flushed),
+                     change.eq(Mux(reserved, given_less, given))]
+        m.d.sync += [given.eq(returned), reserved.eq(self.reserve_valid),
+                     given_less.eq(returned - self.reserve_beats[:beat_bits])]
+        over = [Signal(count, init=self._depth - limit - n, name=f"credits_over{n}")
+                for n in range(3)]
+        over_next = [Signal(count, name=f"credits_over{n}_next") for n in range(3)]
+        fits = [~value[-1] for value in over_next]      # credits > limit + n - 1
+        for reg, value in zip(over, over_next):
+            m.d.comb += value.eq(reg + change)
+            m.d.sync += reg.eq(value)
         flush_uncounted = sent_flush | flushed
-        m.d.sync += [credits.eq(credits_next),
-                     self.room.eq(Mux(flush_uncounted, credits_next > limit,
-                                      credits_next >= limit)),
-                     spare.eq(Mux(flush_uncounted, credits_next > limit + 1,
-                                  credits_next > limit))]
+        m.d.sync += [self.room.eq(Mux(flush_uncounted, fits[1], fits[0])),
+                     spare.eq(Mux(flush_uncounted, fits[2], fits[1]))]
         return m
