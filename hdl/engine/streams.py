@@ -204,9 +204,9 @@ class StreamEgress(wiring.Component):
         # `room` back; so does a flush's place, and until it counts `room` and `spare` ask
         # for one place more (`room` then never falls while a burst waits for it; flushes
         # are further apart than that).
-        # The change is summed into registers first, and the count is kept three times over, less `limit`, `limit + 1` and
-        # `limit + 2`: each flag is then a sign, at the end of a single carry chain from
-        # flip-flops, instead of a compare after a three-operand adder.
+        # The change is summed into registers first, and the count is kept three times over,
+        # less `limit`, `limit + 1` and `limit + 2`: each flag is then a sign, at the end of a
+        # single carry chain from flip-flops, instead of a compare after a three-operand adder.
         limit = self._burst_limit
         beat_bits = limit.bit_length()      # a burst has at most `limit` beats
         count = signed((self._depth + limit + 2).bit_length() + 1)
