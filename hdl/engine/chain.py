@@ -378,8 +378,7 @@ class ChainWalker:
             with m.If(self._bad):
                 m.d.sync += desc_faulted.eq(1)
             with m.Elif(~halting):
-                pushed = self._entry(queue.w_data)
-                channel.launch(m)
+                pushed = self._entry(queue.w_data)     # (launched: the channel's `trigger`)
                 m.d.comb += [
                     queue.w_en.eq(1),
                     pushed.addr.eq(current), pushed.irq.eq(regs["XFER", "IRQ"]),

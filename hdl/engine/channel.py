@@ -121,11 +121,6 @@ class Channel(Elaboratable):
             return regs[lo, "VALUE"]      # the HI registers are not built
         return Cat(regs[lo, "VALUE"], regs[hi, "VALUE"])
 
-    def launch(self, m):
-        """Start planning the transfer in the registers (paced by req/ack if it asks), once
-        the checks passed (``bad`` low)."""
-        m.d.comb += self._launching.eq(1)
-
     def _address_halves(self, lo, hi):
         return [lo] if self._config.addr_width == 32 else [lo, hi]
 
@@ -209,11 +204,10 @@ class Channel(Elaboratable):
         # paced): the planner's `go` comes from it.
         self._plain = Signal()
         m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
-        # Set where a run, a cyclic restart or a descriptor starts (:meth:`launch`): for the
-        # state machine. The planner's `go` is made apart, flat, from flip-flops: `trigger`
-        # is what may launch (a START while idle, a cyclic restart, a descriptor checked),
-        # before the checks and halting, which `plain` (never with `bad`) and `halting` add.
-        self._launching = Signal()
+        # The planner's `go` is made apart from the state machine, flat, from flip-flops:
+        # `trigger` is what may launch (a START while idle, a cyclic restart, a descriptor
+        # checked), before the checks and halting, which `plain` (never with `bad`) and
+        # `halting` add. (The state machine's branches below that launch say so.)
         self._trigger = Signal()
         # In RUN (register mode), beside the state machine's state: one flip-flop, no
         # decode of the state on the paths into `go`. (Not BUSY: that is also set in SG.)
@@ -387,8 +381,7 @@ class Channel(Elaboratable):
                             fail_now(ErrorCode.BAD_DESCRIPTOR)
                     with m.Elif(bad):
                         fail_now(ErrorCode.BAD_DESCRIPTOR)
-                    with m.Else():
-                        self.launch(m)
+                    with m.Else():                            # (launched: `trigger`)
                         m.d.sync += [status["BUSY"].eq(1), self._in_run.eq(1)]
                         m.next = "RUN"
 
@@ -410,8 +403,7 @@ class Channel(Elaboratable):
                         m.d.sync += completed.eq(completed + 1)
                         m.d.comb += raise_done.eq(1)
                         with m.If(cyclic & ~bad):
-                            # Again, with the registers as they are now.
-                            self.launch(m)
+                            # Again, with the registers as they are now (`trigger`).
                             m.d.sync += byte_count.eq(0)
                         with m.Elif(cyclic):
                             # (BAD_DESCRIPTOR through `refused_again`.)
