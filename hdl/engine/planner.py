@@ -178,6 +178,14 @@ class BurstPlanner(wiring.Component):
         src_fixed, dst_fixed = state.src_fixed, state.dst_fixed
         # Beats left to write: one more than the length's beats when the ends are partial.
         remaining = Signal(self._len_width - shift + unaligned, reset_less=True)
+        # While idle, `remaining` takes the length's whole beats and `extra` the beats its
+        # partial ends add (0 to 2, from the low bits: a LUT): no carry chain on the load
+        # from the channel's registers. Held, the planner folds `extra` into `remaining`
+        # (a cycle at least before `remaining` is read alone: `active` a cycle after `go`,
+        # the cuts later); the sizing reads both, on the narrow side of its compare.
+        extra_max = (3 * (lanes - 1)) >> shift if unaligned else 0
+        extra = Signal(range(extra_max + 1), name="extra", reset_less=True) if unaligned \
+            else C(0, 1)
         active = Signal()
         # `go`, registered: the launch decision (the channel's whole state) meets one
         # flip-flop. The first burst is sized in that cycle from the bounds of the cycle of
@@ -185,22 +193,23 @@ class BurstPlanner(wiring.Component):
         started = Signal()
         planning = active | started
 
-        # The byte lanes of the transfer (constant while it runs) and whether the next burst
-        # is its first; all zero without the realigner.
+        # The byte lanes of the transfer (constant while it runs); all zero without the
+        # realigner.
         if unaligned:
             dst_lane = Signal(shift, reset_less=True)
             last_lane = Signal(shift, reset_less=True)
-            first = Signal(reset_less=True)
             unwritten = Signal(reset_less=True)   # no beat written yet (`pre` may write none)
             split = Signal(shift, reset_less=True)
-            ahead = Signal(reset_less=True)     # the source starts at a later lane: read one ahead
+            # The next burst is the first, and the source starts at a later lane: it reads
+            # one beat ahead. One flip-flop (set on the load, cleared once a burst is taken),
+            # so the bounds that take it off start from a flip-flop.
+            pre = Signal(reset_less=True)
             # The last beat written is all from the carry: its bytes all come before the
             # split. Worked out from the two lanes, not kept: every cut of a stream transfer
             # (whose source starts at lane 0, so `split` is its destination lane) moves
             # `last_lane` with it, and the load path stays short.
             tail = Signal()
             m.d.comb += tail.eq(last_lane < split)
-            pre = first & ahead
         else:
             pre = tail = 0
 
@@ -276,21 +285,45 @@ class BurstPlanner(wiring.Component):
             abort_spill = dst_lane != 0
             abort_left = ~unwritten & abort_spill
             with m.If(cut_end):
-                m.d.sync += [remaining.eq(self.avail + end_sum[shift]),
-                             last_lane.eq(end_sum[:shift]), packet_ended.eq(1)]
+                m.d.sync += [last_lane.eq(end_sum[:shift]), packet_ended.eq(1)]
             with m.If(cut_abort):
-                m.d.sync += [remaining.eq(abort_left), last_lane.eq(dst_lane - 1),
-                             aborted.eq(1), active.eq(abort_left)]
+                m.d.sync += [last_lane.eq(dst_lane - 1), aborted.eq(1), active.eq(abort_left)]
             # The bounds are sized anyway (their enables wait for no cut), and again in the
             # next cycle, from the cut transfer.
             cut = cut_end | cut_abort
+        # `remaining + extra <= write_limit` as the whole beats against the limit less
+        # the partial ones: the wide bits only as a test for zero (a LUT tree beside the
+        # narrow compare, not a carry chain through them); at equality the first bound
+        # is the limit either way, so it shares the compare.
+        # The limit less `pre` and the partial beats, a table of constants: LUTs of
+        # flip-flops, no subtraction in front of the compare.
+        lead_limit = Signal(range(-extra_max - 1, self._max_burst + 1))
+        limits = [self._max_burst] if short_max == self._max_burst else \
+            [self._max_burst, short_max]
+        lead = Cat(extra, pre)
+        with m.Switch(Cat(lead, short) if len(limits) > 1 else lead):
+            for i, lim in enumerate(limits):
+                for e in range(extra_max + 1):
+                    for p in range(2 if unaligned else 1):
+                        with m.Case(e | p << len(extra) | i << len(lead)):
+                            m.d.comb += lead_limit.eq(lim - p - e)
+        fits_now = Signal()
+        m.d.comb += fits_now.eq(~remaining[width:].any() &
+                                ~(lead_limit - remaining[:width])[-1])  # (a borrow: a carry chain)
+        # The beats left, as wide as the bounds (right when they fit).
+        rest = Signal(width)
+        m.d.comb += rest.eq(remaining[:width] + extra)
+        if unaligned:
+            # (The small addend first: one adder on the beats.)
+            adjust = Signal(range(-1, extra_max + 2))
+            m.d.comb += adjust.eq(extra + pre - tail)
         with m.If(sizing):
             write_limit = limit - pre
             src_near, src_page = page_bound(src)
             dst_near, dst_page = page_bound(dst)
             m.d.sync += [
-                bound[0].eq(Mux(remaining < write_limit, remaining[:width], write_limit)),
-                fits.eq(remaining <= write_limit),
+                bound[0].eq(Mux(fits_now, rest, write_limit)),
+                fits.eq(fits_now),
                 bound[1].eq(Mux(src_near & ~src_unbounded, src_page - pre, limit)),
                 bound[2].eq(Mux(dst_near & ~dst_unbounded, dst_page, limit)),
                 step.eq(1),
@@ -301,8 +334,7 @@ class BurstPlanner(wiring.Component):
                 # The beats read for each bound, beside it: no adder after the minimum. Those
                 # of a page bound only matter when it is the least (below the limit).
                 m.d.sync += [
-                    bound_reads[0].eq(Mux(remaining <= write_limit,
-                                          remaining[:width] + pre - tail, limit)),
+                    bound_reads[0].eq(Mux(fits_now, remaining[:width] + adjust, limit)),
                     bound_reads[1].eq(src_page),
                     bound_reads[2].eq(Mux(dst_near & ~dst_unbounded, dst_page + pre, limit)),
                 ]
@@ -319,6 +351,11 @@ class BurstPlanner(wiring.Component):
         with m.If(started):
             # (Not zero: as the borrow of a decrement, a carry chain rather than a tree.)
             m.d.sync += active.eq(~(remaining - 1)[-1])
+        offer = Signal()                        # the burst sized is offered next cycle
+        # The burst offered is the piece's last: it takes all the beats left, as nothing
+        # moves `remaining` while it is offered (a cut waits for step 0), so `active` after
+        # it comes from this flip-flop, not from a wide compare of `remaining` and `beats`.
+        piece_ends = Signal(reset_less=True)
         with m.If(planning & (step == 1)):
             a, b, c = bound
             a_least = (a <= b) & (a <= c)
@@ -326,7 +363,8 @@ class BurstPlanner(wiring.Component):
             piece_end = fits & a_least          # the last burst of the piece
             end = piece_end & final             # ... and of the transfer
             m.d.sync += [beats.eq(Mux(a_least, a, Mux(b_before_c, b, c))),
-                         state.end.eq(end), out.valid.eq(1), step.eq(2)]
+                         state.end.eq(end), piece_ends.eq(piece_end), step.eq(2)]
+            m.d.comb += offer.eq(1)
             if unaligned:
                 ra, rb, rc = bound_reads
                 chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))
@@ -345,7 +383,8 @@ class BurstPlanner(wiring.Component):
                        for r in (bound_reads[0], bound_reads[2])]
                 starved = src_stream & (~(fed[0] | fed[1]) | (self.abort & ~aborted))
                 with m.If(starved):
-                    m.d.sync += [out.valid.eq(0), step.eq(0)]
+                    m.d.sync += step.eq(0)
+                    m.d.comb += offer.eq(0)
                 # To a stream, a burst is offered only while the output buffer has room for
                 # it: waiting at the mover for the stream, it would keep the other channels'
                 # bursts from the mover, one of which may be the one that lets the stream
@@ -361,7 +400,8 @@ class BurstPlanner(wiring.Component):
                 # Not offered yet, so `abort` drops it.
                 full = dst_stream & ~(self.room & ~reserved_last)
                 with m.If(full):
-                    m.d.sync += [out.valid.eq(0), step.eq(1)]
+                    m.d.sync += step.eq(1)
+                    m.d.comb += offer.eq(0)
             if unaligned:
                 m.d.sync += [
                     state.reads.eq(chosen_reads),
@@ -370,18 +410,44 @@ class BurstPlanner(wiring.Component):
                     state.last_lane.eq(Mux(piece_end, last_lane, lanes - 1)),
                 ]
         reads = state.reads if unaligned else beats
+        if unaligned:
+            # One adder for the fold (idle, held) and the burst taken: its operand picked by
+            # `valid` (a flip-flop), so the handshake only enables, never feeds the carry.
+            addend = Signal(len(remaining))
+            m.d.comb += addend.eq(Mux(out.valid, ~Cat(beats, C(0, len(remaining) - len(beats))),
+                                      extra))
+            next_remaining = (remaining + addend + out.valid)[:len(remaining)]
+            with m.If(~active & ~out.valid & self.hold):
+                m.d.sync += extra.eq(0)
+        else:
+            next_remaining = remaining - beats
+        # `remaining` is written in one place: its next value is picked by flip-flops (a burst
+        # offered, active, held), and the handshake only enables it. (The load is the
+        # length's whole beats: `extra` above.)
+        remaining_next = Signal.like(remaining)
+        remaining_we = Signal()
+        with m.If(out.valid):
+            m.d.comb += [remaining_next.eq(next_remaining),
+                         remaining_we.eq(out.ready)]
+        with m.Elif(active):
+            if streams:
+                m.d.comb += [
+                    remaining_next.eq(Mux(cut_abort, abort_left, self.avail + end_sum[shift])),
+                    remaining_we.eq(cut),
+                ]
+        with m.Else():
+            m.d.comb += [remaining_next.eq(Mux(self.hold, next_remaining,
+                                               self.transfer.length[shift:])),
+                         remaining_we.eq(1 if unaligned else ~self.hold)]
+        with m.If(remaining_we):
+            m.d.sync += remaining.eq(remaining_next)
         with m.If(out.valid & out.ready):
             m.d.sync += [
-                out.valid.eq(0),
-                remaining.eq(remaining - beats),
-                active.eq(remaining != beats),
-                # The FIXED choice on the narrow increment, not on the wide sum.
-                src.eq(src + Mux(src_fixed, 0, reads << shift)),
-                dst.eq(dst + Mux(dst_fixed, 0, beats << shift)),
+                active.eq(~piece_ends),
                 step.eq(0),
             ]
             if unaligned:
-                m.d.sync += first.eq(0)
+                m.d.sync += pre.eq(0)
                 with m.If(beats != 0):
                     m.d.sync += unwritten.eq(0)
         # Abort drops what is not yet offered; a burst already offered stays offered until
@@ -390,12 +456,28 @@ class BurstPlanner(wiring.Component):
         if streams:
             dropping &= ~src_stream
         with m.If(dropping):
-            m.d.sync += [active.eq(0), step.eq(0), out.valid.eq(out.valid & ~out.ready)]
+            m.d.sync += [active.eq(0), step.eq(0)]
+        # `valid` in one place: an offered burst stays until taken (also when dropping), so
+        # the handshake is the last gate in front of it; else the burst sized now is offered.
+        m.d.sync += out.valid.eq(Mux(out.valid, ~out.ready, offer & ~dropping))
+        # The addresses, like `remaining`: moved when a burst is taken (an offered burst is
+        # the only write then), else loaded with the transfer. The choice is `valid` (a
+        # flip-flop); the handshake and the load condition only enable. (The FIXED choice on
+        # the narrow increment, not on the wide sum.)
+        taking = ~active & ~out.valid & ~self.hold
+        t_src, t_dst = self.transfer.src, self.transfer.dst
+        if unaligned:
+            t_src, t_dst = t_src[shift:] << shift, t_dst[shift:] << shift
+        with m.If((out.valid & out.ready) | taking):
+            m.d.sync += [
+                src.eq(Mux(out.valid, src + Mux(src_fixed, 0, reads << shift), t_src)),
+                dst.eq(Mux(out.valid, dst + Mux(dst_fixed, 0, beats << shift), t_dst)),
+            ]
         # Taking the transfer, last: no other write to these registers comes while idle
         # (they all need `active` or a burst offered), so the choice of the transfer is the
         # last mux in front of them, not the first of a priority chain after the adder.
         # (Not idle in the cycle of `started`, but held then.)
-        with m.If(~active & ~out.valid & ~self.hold):
+        with m.If(taking):
             t = self.transfer
             m.d.sync += [src_fixed.eq(t.src_fixed), dst_fixed.eq(t.dst_fixed)]
             if self._paced:
@@ -406,15 +488,12 @@ class BurstPlanner(wiring.Component):
             if unaligned:
                 t_split = (t.dst[:shift] - t.src[:shift])[:shift]
                 t_last_lane = (t.dst[:shift] + t.length[:shift] - 1)[:shift]
+                t_extra = (t.length[:shift] + t.dst[:shift] + (lanes - 1)) >> shift
+                t_ahead = t.src[:shift] > t.dst[:shift]
                 m.d.sync += [
-                    src.eq(t.src[shift:] << shift), dst.eq(t.dst[shift:] << shift),
-                    remaining.eq((t.length + t.dst[:shift] + (lanes - 1)) >> shift),
+                    extra.eq(t_extra),
                     dst_lane.eq(t.dst[:shift]), last_lane.eq(t_last_lane),
-                    split.eq(t_split), ahead.eq(t.src[:shift] > t.dst[:shift]),
-                    first.eq(1), unwritten.eq(1),
+                    split.eq(t_split), pre.eq(t_ahead), unwritten.eq(1),
                 ]
-            else:
-                m.d.sync += [src.eq(t.src), dst.eq(t.dst),
-                             remaining.eq(t.length[shift:])]
 
         return m
