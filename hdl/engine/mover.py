@@ -182,12 +182,11 @@ class DataMover(wiring.Component):
             width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer),
             late_read=True, clear_fast=streams)
         # (The write queue is written as a burst is taken, late in the cycle, and read by
-        # the write issue after a few LUTs: its flags are one LUT after both.)
+        # the write issue a few LUTs after flip-flops: its flags are one LUT after both.)
         m.submodules.write_queue = write_queue = BufferedFifo(
             width=write_info.size, depth=self._queued + 1, fast=steer_bits(write_steer),
-            late_read=True)
-        m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1,
-                                                       late_read=True)
+            late_read=True, late_write=True)
+        m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1)
         m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4,
                                                           late_read=True)
         m.submodules.resp_queue = resp_queue = BufferedFifo(
