@@ -249,7 +249,10 @@ class BufferedFifo(wiring.Component):
         ``r_en`` comes late in the cycle (the flags and the take are one LUT after it, from
         terms made of flip-flops; otherwise after ``w_en``).
     late_write : bool
-        ``w_en`` comes late, and ``r_en`` early (the flags are one LUT after ``w_en``).
+        ``w_en`` comes late, and ``r_en`` early (the flags are one LUT after ``w_en``). With
+        ``late_read`` too, ``r_en`` comes a few LUTs after flip-flops: the flags are one LUT
+        after both, and the take into the output register is left whole to synthesis (on
+        iCE40, kept apart it costs a LUT more before the pointers' enables).
     clear_fast : bool
         The fast bits read 0 while ``r_rdy`` is low: a flag among them implies ``r_rdy``.
     """
@@ -276,7 +279,8 @@ class BufferedFifo(wiring.Component):
         ring = _Ring(m, "storage", width=self._width, depth=self._depth - 1, fast=self._fast)
         do_write = ring.not_full & self.w_en
         head_free = ~self.r_rdy | self.r_en
-        do_read = _take(m, ring, self.r_rdy, self.r_en, self._late_read)  # into the register
+        do_read = _take(m, ring, self.r_rdy, self.r_en,         # into the register
+                        self._late_read and not self._late_write)
         if self._late_read:
             late = _late_flags(m, ring, self.r_rdy, self.w_en, self.r_en, small=False)
         elif self._late_write:

@@ -181,8 +181,11 @@ class DataMover(wiring.Component):
         m.submodules.read_queue = read_queue = BufferedFifo(
             width=read_info.size, depth=self._outstanding + 1, fast=steer_bits(read_steer),
             late_read=True, clear_fast=streams)
+        # (The write queue is written as a burst is taken, late in the cycle, and read by
+        # the write issue a few LUTs after flip-flops: its flags are one LUT after both.)
         m.submodules.write_queue = write_queue = BufferedFifo(
-            width=write_info.size, depth=self._queued + 1, fast=steer_bits(write_steer))
+            width=write_info.size, depth=self._queued + 1, fast=steer_bits(write_steer),
+            late_read=True, late_write=True)
         m.submodules.read_done = read_done = SmallFifo(width=1, depth=self._queued + 1)
         m.submodules.beat_plans = beat_plans = SmallFifo(width=beat_plan.size, depth=4,
                                                           late_read=True)
@@ -486,6 +489,12 @@ class DataMover(wiring.Component):
             tail = Signal(reset_less=True)
             from_fifo = Signal(lanes, reset_less=True)  # lanes from the FIFO, not the carry
             first_strb = Signal(lanes, reset_less=True)
+            # Whether the next beat sent is the burst's first (only it starts partway): a
+            # flag, so that `first_strb` is loaded on `load` alone, and the flag's next value
+            # is one LUT after `step`, chosen between terms made of flip-flops (`keep`).
+            at_first = Signal(reset_less=True)
+            first_if_step = Signal(attrs={"keep": 1})
+            first_if_idle = Signal(attrs={"keep": 1})
             last_strb = Signal(lanes, reset_less=True)
             # The final step of a `tail` burst writes from the carry alone.
             pop = step & ~(tail & next_is_last)
@@ -538,8 +547,16 @@ class DataMover(wiring.Component):
             with m.If(send):
                 m.d.sync += [w_head.eq(fifo_head), w_carry.eq(carries[writing_channel]),
                              w_from_head.eq(from_fifo),
-                             w_strb.eq(first_strb & Mux(next_is_last, last_strb, -1)),
-                             first_strb.eq(-1)]     # only the first beat starts partway
+                             w_strb.eq(Mux(at_first, first_strb, -1) &
+                                       Mux(next_is_last, last_strb, -1))]
+            # A step sends the first beat unless it is passive (a `pre` step reads ahead and
+            # keeps the flag), and loads the next plan if it is the last; without a step, only
+            # an idle writer loads one.
+            m.d.comb += [
+                first_if_step.eq(Mux(next_is_last, beat_plans.r_rdy, at_first & passive)),
+                first_if_idle.eq(Mux(writing, at_first, beat_plans.r_rdy | at_first)),
+            ]
+            m.d.sync += at_first.eq(Mux(step, first_if_step, first_if_idle))
             with m.If(load):
                 m.d.sync += [writing_channel.eq(plan.channel),
                              reading_ahead.eq(plan.pre), tail.eq(plan.tail),

@@ -253,7 +253,8 @@ class WritePortArbiter(_PortArbiter):
     that waits for W before it takes the command still gets it. The ``w`` path through the
     arbiter is a multiplexer whose select is a flip-flop; ``out.w.valid`` never waits for
     ``out.w.ready``. The B tag FIFO gives each response to the port of the burst it
-    answers, in order.
+    answers, in order; ``out.b.ready`` waits on the last port's ``ready`` only (a response
+    for another port that it does not take at once waits in a register of the arbiter).
 
     Every client must offer the ``w`` beats of a granted command without waiting for
     anything else: a burst at the head of the W tag FIFO holds back the others' beats.
@@ -302,10 +303,8 @@ class WritePortArbiter(_PortArbiter):
         # (Buffered FIFOs: their heads and flags are flip-flops.)
         m.submodules.w_tags = w_tags = BufferedFifo(width=tag_width,
                                                     depth=self._outstanding + 1)
-        # (A response's `ready` comes from its client, late: see `late_read`.)
         m.submodules.b_tags = b_tags = BufferedFifo(width=tag_width,
-                                                    depth=self._outstanding + 1,
-                                                    late_read=True)
+                                                    depth=self._outstanding + 1)
         take, tag = _grant(m, [port.cmd for port in ins], _commands(m, ins), self.out.cmd,
                            room=w_tags.w_rdy & b_tags.w_rdy)
         m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(tag),
@@ -328,7 +327,31 @@ class WritePortArbiter(_PortArbiter):
                      for index, port in enumerate(ins)]
         m.d.comb += w_tags.r_en.eq(w_tags.r_rdy & w.ready & ends.bit_select(head, 1))
 
+        # A response for the last port (the data mover) goes straight through: that port's
+        # `ready` comes from flip-flops. One for another port (the descriptor unit, whose
+        # `ready` comes late) is taken from the bus whenever nothing is parked, and goes
+        # straight to its port too; if that port does not take it at once, it is parked in a
+        # register, with its tag, until it does. So neither `out.b.ready` nor the pop of the
+        # B tag waits on another port's `ready`, and every response reaches its port in the
+        # same cycle as before.
         b = self.out.b
-        _route_back(m, b_tags.r_data, b_tags.r_rdy, b, [port.b for port in ins])
-        m.d.comb += b_tags.r_en.eq(b.valid & b.ready)
+        *others, last = [port.b for port in ins]
+        parked = Signal()
+        parked_tag = Signal(tag_width, reset_less=True)
+        parked_err = Signal(reset_less=True)
+        head = b_tags.r_data
+        to_last = Signal()          # a response would go to the last port
+        m.d.comb += [to_last.eq(~parked & b_tags.r_rdy & (head == len(others))),
+                     b.ready.eq(~parked & b_tags.r_rdy & ((head != len(others)) | last.ready)),
+                     b_tags.r_en.eq(b.valid & b.ready),
+                     last.valid.eq(to_last & b.valid), last.payload.err.eq(b.payload.err)]
+        direct = ~parked & b.valid & b_tags.r_rdy
+        for index, port in enumerate(others):
+            m.d.comb += [port.valid.eq(Mux(parked, parked_tag == index, direct & (head == index))),
+                         port.payload.err.eq(Mux(parked, parked_err, b.payload.err))]
+        # (Only another port's response is parked: `head` then names one of them.)
+        taken = Cat(port.ready for port in others).bit_select(Mux(parked, parked_tag, head), 1)
+        m.d.sync += parked.eq(Mux(parked, ~taken, direct & (head != len(others)) & ~taken))
+        with m.If(~parked):
+            m.d.sync += [parked_tag.eq(head), parked_err.eq(b.payload.err)]
         return m

@@ -150,13 +150,16 @@ class StreamEgress(wiring.Component):
         ]
 
         held_data = Signal(width, reset_less=True)
-        held_strb = Signal(lanes)
+        # A beat is held only if it does not reach the top lane: the held lanes are the
+        # others, and whether a beat pushed is whole depends on it alone (two flip-flops of
+        # the mover's, one LUT from the buffer's write enable).
+        held_strb = Signal(lanes - 1)
         holding = Signal()          # held_strb != 0, in a flip-flop of its own
         flushing = Signal()
         packet_open = Signal()      # beats of a packet went in, its tlast did not
-        merged_strb = held_strb | self.push_strb
+        merged_strb = Cat(held_strb | self.push_strb[:-1], self.push_strb[-1])
         merged_data = merge_lanes(self.push_strb, self.push_data, held_data, lanes)
-        whole = merged_strb[-1] | self.push_last
+        whole = self.push_strb[-1] | self.push_last
         # Each beat pushed had a place reserved: it takes it if sent, frees it if held. The
         # flushed beat had no place reserved: it takes a free one, with more than a burst's
         # room left, so a reservation in the same cycle still fits.
@@ -179,13 +182,13 @@ class StreamEgress(wiring.Component):
             freed.eq(self.push_valid & ~whole),
             buffer.w_en.eq(Mux(self.push_valid, is_whole, may_flush)),
             buffer.w_data.eq(Mux(self.push_valid, Cat(merged_data, merged_strb, self.push_last),
-                                 Cat(held_data, held_strb, 1))),
+                                 Cat(held_data, held_strb, 0, 1))),
         ]
         with m.If(push_whole):
             m.d.sync += [held_strb.eq(0), holding.eq(0), packet_open.eq(~self.push_last)]
         with m.If(freed):
-            m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb),
-                         holding.eq(merged_strb != 0)]
+            m.d.sync += [held_data.eq(merged_data), held_strb.eq(merged_strb[:-1]),
+                         holding.eq(merged_strb[:-1] != 0)]
         with m.If(~self.push_valid & flushing & spare):
             m.d.sync += flushing.eq(0)
         with m.If(sent_flush):
