@@ -196,10 +196,17 @@ class Channel(Elaboratable):
         else:
             bad_pacing = paced                                     # not built
         bad = Signal()
-        m.d.comb += refused.eq(
-            zero(length) | misaligned | both_streams | bad_pacing |
-            (src_mode > top_mode) | (dst_mode > top_mode)
-        )
+        # The zero test of LEN (a carry chain, late) and the other checks (LUTs of the
+        # registers, early) kept apart, so that the chain meets one LUT into each flip-flop
+        # judging the transfer (the mapper takes a chain's output as early as a register's).
+        len_zero = Signal(attrs={"keep": 1})
+        other_refused = Signal(attrs={"keep": 1})
+        m.d.comb += [
+            len_zero.eq(zero(length)),
+            other_refused.eq(misaligned | both_streams | bad_pacing |
+                             (src_mode > top_mode) | (dst_mode > top_mode)),
+            refused.eq(len_zero | other_refused),
+        ]
         # Beside it, whether the transfer goes to the planner at once (checked and not
         # paced): the planner's `go` comes from it.
         self._plain = Signal()
