@@ -286,7 +286,7 @@ class Channel(Elaboratable):
             m.d.comb += t.length.eq(length)
             self.planner_free = planner.idle
         # (A START taken is never halting: see `was_idle`; it needs no `~halting`.)
-        self._go_plain = go_plain = Signal()
+        go_plain = Signal()
         if cfg.req_ack:
             m.d.comb += planner.go.eq(pacer.launch(m, self._trigger & ~bad & ~halting,
                                                    self._plain, go_plain))
@@ -465,9 +465,9 @@ class Channel(Elaboratable):
         # A transfer completed in register mode (RUN is `_in_run`), apart from the state.
         m.d.comb += raise_done.eq(self._in_run & drained & ~halting)
         if sg is not None:
-            # Apart from the state machine (a START taken is idle): the first fetch's request and
-            # the chain's reset do not wait on the state's decode; nor does the completion
-            # of a write-back (only in SG) on the queues.
+            # Apart from the state machine (a START taken is idle): the first fetch's request
+            # and the chain's reset do not wait on the state's decode; nor does the
+            # completion of a write-back (only in SG) on the queues.
             sg.begin(m, idle_start, start & regs["CTRL", "SG"] & sg._may_begin)
             sg.complete(m, raise_done=raise_done)
         # COMPLETED and ERR_CODE apart from the state machine too: their enables do not wait
