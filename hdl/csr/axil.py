@@ -15,7 +15,8 @@ class AXI4LiteCsrSlave(wiring.Component):
     """Turns AXI4-Lite transactions into register-bus strobes; always answers OKAY.
 
     A write is taken when both AW and W are valid (awready and wready rise together, which
-    the spec allows) and no response is pending, so a bready stall never loses a write. A
+    the spec allows), AW was already valid in the cycle before (its address is then decoded,
+    see CsrSignature) and no response is pending, so a bready stall never loses a write. A
     read is answered two cycles after it is taken.
     """
 
@@ -30,7 +31,10 @@ class AXI4LiteCsrSlave(wiring.Component):
         m = Module()
         axil, csr = self.axil, self.csr
 
-        take_write = axil.awvalid & axil.wvalid & ~axil.bvalid
+        # AWADDR holds while AWVALID waits (AXI): shown in the cycle before if AWVALID was.
+        aw_held = Signal()
+        take_write = axil.awvalid & axil.wvalid & ~axil.bvalid & aw_held
+        m.d.sync += aw_held.eq(axil.awvalid & ~take_write)
         m.d.comb += [
             axil.awready.eq(take_write),
             axil.wready.eq(take_write),

@@ -11,7 +11,8 @@ class CsrSignature(wiring.Signature):
     """Word-addressed 32-bit register bus, from the front end's (master's) side.
 
     A read strobe returns ``r_data`` two cycles later, held until the next read strobe; a
-    write takes effect at the strobe.
+    write takes effect at the strobe. ``w_addr`` is shown from the cycle before the write
+    strobe (the register file decodes it into flip-flops there).
     Reads and writes may happen in the same cycle (AXI4-Lite has separate channels).
     """
 

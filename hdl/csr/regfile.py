@@ -165,7 +165,8 @@ class RegisterFile(Elaboratable):
 
     - a write is registered with its decoded address, then applies in the next cycle; but
       a register with actions (CTRL) is written at the strobe, so that START pulses in the
-      cycle after it from a flip-flop, as the register-mode launch needs;
+      cycle after it from a flip-flop, as the register-mode launch needs: its address is
+      decoded in the cycle before (the front ends show it then, see CsrSignature);
     - a read's select flip-flops pick the value in the next cycle, into ``r_data``, which the
       bus sees two cycles after the read strobe and which holds until the next one.
     """
@@ -192,7 +193,9 @@ class RegisterFile(Elaboratable):
             for i, reg in enumerate(block.registers):
                 word = base + reg.offset // 4
                 if block.immediate(reg):
-                    m.d.comb += block.now_sel[i].eq(csr.w_addr == word)
+                    now_sel = Signal(name=f"now_sel_{index}_{reg.name.lower()}")
+                    m.d.sync += now_sel.eq(csr.w_addr == word)
+                    m.d.comb += block.now_sel[i].eq(now_sel)
                 else:
                     m.d.sync += block.w_sel[i].eq(csr.w_addr == word)
                 # Not qualified by the strobe: r_data is taken only after one.

@@ -283,8 +283,12 @@ class ChainWalker:
         # DESC judged in the cycle before START, like the transfer checks: the compare
         # stays off the START path into the queues' resets.
         self._first_misaligned = Signal()
-        m.d.sync += self._first_misaligned.eq(
-            channel._address("DESC_LO", "DESC_HI")[:6] != 0)
+        first_misaligned = channel._address("DESC_LO", "DESC_HI")[:6] != 0
+        m.d.sync += self._first_misaligned.eq(first_misaligned)
+        # Beside it, with the channel idle (see Channel's `was_idle`): a START with SG then
+        # fetches at once, the request (into the unit's grant) a LUT of flip-flops.
+        self._may_begin = Signal()
+        m.d.sync += self._may_begin.eq(~regs["STATUS", "BUSY"] & ~first_misaligned)
         # Nothing of the run left anywhere: no burst, no fetch, no write-back.
         self._quiet = drained & ~fetching & ~self._wb_busy
         self._dispatch(m)
@@ -335,6 +339,8 @@ class ChainWalker:
                 m.d.sync += loaded.eq(1)
         with m.If(early):
             m.d.sync += [loaded.eq(1), awaiting.eq(1)]
+        # (A judged descriptor left from the last run is kept by STOP or a fault as the next
+        # starts, and cleared then, `next_ok` too: see begin.)
         m.d.comb += free_now.eq(channel.planner_free & self._queue_room & ~loaded & ~checked &
                                 ~self._stop_pending & ~regs["CTRL", "STOP"] & ~desc_faulted &
                                 ~(free & (self._next_valid | early)))
@@ -399,7 +405,10 @@ class ChainWalker:
         # settle in between).
         with m.If(self._refetch & ~queue.r_rdy & ~halting):
             m.d.sync += [self._refetch.eq(0), fetch_go.eq(1)]
-        with m.If(fetch_go & ~halting):
+        # Not gated by halting (it comes from flip-flops, into the unit's grant): a fetch
+        # asked for as the run starts halting is made, and the halt waits for it (`quiet`);
+        # what it brings is dropped with the run.
+        with m.If(fetch_go):
             m.d.comb += self._fetch_now.eq(1)
 
         # Halting: a descriptor judged, or loaded and not yet launched, is dropped with the
@@ -409,8 +418,8 @@ class ChainWalker:
             m.d.sync += [self._next_valid.eq(0), loaded.eq(0), checked.eq(0),
                          checked_more.eq(0), awaiting.eq(0), self._refetch.eq(0)]
             m.d.comb += self._next_ok_d.eq(0)
-            # A fetch not yet asked for is not under way (a stale one stays `fetching`).
-            with m.If(self._refetch | fetch_go):
+            # A stale fetch not yet made again is not under way (it stays `fetching`).
+            with m.If(self._refetch):
                 m.d.sync += self._fetching.eq(0)
 
         # (After the rest: a request wins over what else sets this.)
@@ -418,19 +427,32 @@ class ChainWalker:
         with m.If(self._fetch_now):
             m.d.sync += self._fetching.eq(1)
 
-    def begin(self, m, fail_now):
-        """START with CTRL.SG: fetch the first descriptor (DESC, 64-byte aligned)."""
-        with m.If(self._first_misaligned):
-            fail_now(ErrorCode.BAD_DESCRIPTOR)         # (ERR_ADDR = DESC: see Channel)
-        with m.Else():
-            m.d.comb += [self._fetch_now.eq(1), self._fetch_load.eq(1), self._next_ok_d.eq(0)]
+    def begin(self, m, idle_start, starting):
+        """START with CTRL.SG and DESC 64-byte aligned (``starting``, outside the channel's
+        state machine, which goes to SG): fetch the first descriptor. (DESC is taken into
+        `fetch_addr` on any START while idle: it is used only once asked for.)"""
+        with m.If(idle_start):
+            m.d.comb += self._fetch_load.eq(1)
+        with m.If(starting):
+            m.d.comb += self._fetch_now.eq(1)
+            # (`next_ok` cleared in the register: `go_late` is not made while idle.)
             m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
+                         self._next_ok.eq(0),
                          self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
                          self._desc_faulted.eq(0)]
             m.d.comb += self._clear.eq(1)
-            m.next = "SG"
 
-    def run(self, m, *, completed, byte_count, raise_done, finish, halt_on_error, status):
+    def complete(self, m, *, raise_done):
+        """A write-back acknowledged without error: the oldest descriptor leaves the queues.
+        Outside the channel's state machine (a write-back is asked for and answered only
+        in SG): the queues' enables do not wait on the state's decode."""
+        channel = self._channel
+        self.written_ok = channel.written_valid & ~channel.written_err
+        with m.If(self.written_ok):
+            m.d.comb += [self._popped.eq(1), self._queue.r_en.eq(1), self._results.r_en.eq(1),
+                         raise_done.eq(self._head.irq)]
+
+    def run(self, m, *, byte_count, finish, halt_on_error, status):
         channel, regs = self._channel, self._regs
         queue, head = self._queue, self._head
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
@@ -449,11 +471,10 @@ class ChainWalker:
                 # None after it is written back: completions stay in order.
                 m.d.sync += self._ended.eq(0)
             with m.Else():
-                # Now the descriptor is complete, as the driver will see it.
-                m.d.comb += [self._popped.eq(1), queue.r_en.eq(1), self._results.r_en.eq(1),
-                             raise_done.eq(head.irq)]
+                # Now the descriptor is complete, as the driver will see it (it leaves the
+                # queues: see complete).
                 # BYTES and EOP: those of the last descriptor completed.
-                m.d.sync += [completed.eq(completed + 1), byte_count.eq(self._head_bytes)]
+                m.d.sync += byte_count.eq(self._head_bytes)      # (COMPLETED: Channel)
                 if self._streams:
                     m.d.sync += regs["STATUS", "EOP"].eq(self._head_eop)
                 with m.If(head.last & ~halting):
@@ -481,6 +502,7 @@ class ChainWalker:
         # A descriptor fault halts now (when not halting): for the channel's ERR_ADDR.
         self.fault_halt = settled & desc_faulted
         self.fault_halt_addr = self._desc_fault_addr
+        self.fault_code = desc_fault
         with m.If(halting):
             with m.If(halted):
                 halt_on_error()
@@ -488,7 +510,7 @@ class ChainWalker:
                 m.next = "IDLE"
         with m.Elif(settled & desc_faulted):
             halt_on_error()
-            m.d.sync += status["ERR_CODE"].eq(desc_fault)     # (ERR_ADDR: see Channel)
+            # (ERR_CODE and ERR_ADDR: see Channel.)
             m.next = "IDLE"
         with m.Elif(settled & self._stop_pending):
             finish()

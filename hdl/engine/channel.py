@@ -196,14 +196,25 @@ class Channel(Elaboratable):
         else:
             bad_pacing = paced                                     # not built
         bad = Signal()
-        m.d.comb += refused.eq(
-            zero(length) | misaligned | both_streams | bad_pacing |
-            (src_mode > top_mode) | (dst_mode > top_mode)
-        )
+        # The zero test of LEN (a carry chain, late) and the other checks (LUTs of the
+        # registers, early) kept apart, so that the chain meets one LUT into each flip-flop
+        # judging the transfer (the mapper takes a chain's output as early as a register's).
+        len_zero = Signal(attrs={"keep": 1})
+        other_refused = Signal(attrs={"keep": 1})
+        m.d.comb += [
+            len_zero.eq(zero(length)),
+            other_refused.eq(misaligned | both_streams | bad_pacing |
+                             (src_mode > top_mode) | (dst_mode > top_mode)),
+            refused.eq(len_zero | other_refused),
+        ]
         # Beside it, whether the transfer goes to the planner at once (checked and not
         # paced): the planner's `go` comes from it.
         self._plain = Signal()
-        m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced)]
+        # And with the channel idle (see `was_idle`, below): a START's plain launch, one
+        # flip-flop into the planner's `go`.
+        idle_plain = Signal()
+        m.d.sync += [bad.eq(refused), self._plain.eq(~refused & ~paced),
+                     idle_plain.eq(~refused & ~paced & ~status["BUSY"])]
         # The planner's `go` is made apart from the state machine, flat, from flip-flops:
         # `trigger` is what may launch (a START while idle, a cyclic restart, a descriptor
         # checked), before the checks and halting, which `plain` (never with `bad`) and
@@ -215,12 +226,17 @@ class Channel(Elaboratable):
 
         # --- Interrupts: DONE (coalesced), CHAIN_END, ERROR.
         raise_done = Signal()
-        raise_end = Signal()
-        raise_error = Signal()
         # They reach IRQ_STATUS and the coalescer a cycle later, from flip-flops: the state
         # machine's decisions stay off the interrupt logic (the coalescer's wide counters).
+        # CHAIN_END and ERROR are seen where DONE or ERROR rises, after the register
+        # (ERROR also where a START's failure keeps it set), not from the decisions: DONE is
+        # set only by the end of a run, ERROR by its failure, and a START clears both.
         raised = Signal(3)
-        m.d.sync += raised.eq(Cat(raise_done, raise_end, raise_error))
+        done_was, error_was, started = Signal(), Signal(), Signal()
+        m.d.sync += [raised[0].eq(raise_done), done_was.eq(status["DONE"]),
+                     error_was.eq(status["ERROR"])]
+        m.d.comb += [raised[1].eq(status["DONE"] & ~done_was),
+                     raised[2].eq(status["ERROR"] & (~error_was | started))]
         m.submodules.coalescer = coalescer = _Coalescer(regs)
         m.d.comb += [
             coalescer.event.eq(raised[0]), coalescer.flush.eq(raised[1] | raised[2]),
@@ -269,7 +285,8 @@ class Channel(Elaboratable):
             self._pacer = None
             m.d.comb += t.length.eq(length)
             self.planner_free = planner.idle
-        go_plain = self._plain & ~halting & self._trigger
+        # (A START taken is never halting: see `was_idle`; it needs no `~halting`.)
+        go_plain = Signal()
         if cfg.req_ack:
             m.d.comb += planner.go.eq(pacer.launch(m, self._trigger & ~bad & ~halting,
                                                    self._plain, go_plain))
@@ -314,94 +331,116 @@ class Channel(Elaboratable):
         m.d.sync += self.discard.eq(halting & (from_bus | (err_code != ErrorCode.ABORTED)))
 
         start = regs["CTRL", "START"]   # a pulse in the cycle after the register write
+        # Taken if the channel was idle at the register write (a cycle before the pulse):
+        # then it is idle now (only a START makes it BUSY, and two never come in a row),
+        # and the decisions on it see one flip-flop for both. (A START written as the run
+        # ends, while BUSY still reads 1, is ignored, as written while BUSY.)
+        was_idle = Signal()
+        m.d.sync += was_idle.eq(~status["BUSY"])
+        idle_start = start & was_idle
+        m.d.sync += started.eq(idle_start)
         # Done with the transfer: nothing in flight, and every piece of a paced one planned.
         # Registered, a cycle late (the run's decisions on it come from a flip-flop); never
         # early: nothing starts in between but what a launch starts, which it leaves out.
         drained = Signal()
-        # (`trigger` stands for a launch: a cycle late when that is refused or halting.)
-        m.d.sync += drained.eq(settled & ~self._trigger &
+        # (`trigger` stands for a launch: a cycle late when that is refused or halting; a
+        # cyclic restart is decided a cycle before its launch, `rearm`.)
+        restart, rearm = Signal(), Signal()
+        m.d.sync += drained.eq(settled & ~self._trigger & ~restart &
                                (~self._pacer.pacing & ~self._pacer.kick if cfg.req_ack else 1))
 
         def begin_run():
             m.d.sync += [
                 status["DONE"].eq(0), status["ERROR"].eq(0), regs["STATUS", "EOP"].eq(0),
-                status["ERR_CODE"].eq(ErrorCode.NONE),
-                byte_count.eq(0), completed.eq(0), stop_pending.eq(0),
+                byte_count.eq(0), stop_pending.eq(0),
             ]
 
-        def fail_now(code):
-            """Halt at once (nothing in flight) with ``code``."""
-            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1), status["ERR_CODE"].eq(code),
-                         halting.eq(0)]
-            m.d.comb += raise_error.eq(1)
+        def fail_now():
+            """Halt at once (nothing in flight): BAD_DESCRIPTOR (set with the START, below)."""
+            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1)]
 
         def finish():
-            m.d.sync += [status["BUSY"].eq(0), status["DONE"].eq(1), halting.eq(0)]
-            m.d.comb += raise_end.eq(1)
+            m.d.sync += [status["BUSY"].eq(0), status["DONE"].eq(1)]
 
         def halt_on_error():
-            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1), halting.eq(0)]
-            m.d.comb += raise_error.eq(1)
+            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1)]
             if cfg.streams:
                 # The packet under way on the output stream ends here.
                 m.d.sync += self.stream_out_flush.eq(1)
 
-        # The first reason to halt wins; later faults of the same run are dropped. (Only
-        # while running, when BUSY is set: no code yet is not halting.)
-        def catch_faults(*extra):
-            with m.If(~halting):
-                with m.If(self.fault_valid):
-                    m.d.sync += halting.eq(1)           # (the code: see ERR_ADDR below)
-                for condition, code in extra:
-                    with m.Elif(condition):
-                        m.d.sync += [status["ERR_CODE"].eq(code), halting.eq(1)]
-                with m.Elif(regs["CTRL", "ABORT"]):
-                    m.d.sync += [status["ERR_CODE"].eq(ErrorCode.ABORTED), halting.eq(1)]
-
         sg = ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
                          drained=drained) if cfg.sg else None
 
-        cyclic = regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"]
-        # (Idle is not BUSY.)
-        trigger = (~status["BUSY"] & start & ~regs["CTRL", "SG"]) | \
-                  (self._in_run & drained & cyclic)
+        # CYCLIC and not stopping, a cycle late from a flip-flop: the run's decisions on it
+        # (the restart, the status registers' enables) meet no STOP pulse nor CTRL bit. (A
+        # STOP in the cycle a transfer completes stops after the next one.)
+        cyclic = Signal()
+        m.d.sync += cyclic.eq(regs["CTRL", "CYCLIC"] & ~stop_pending & ~regs["CTRL", "STOP"])
+        # A cyclic restart, decided with the completion (below) and launched a cycle later
+        # from this flip-flop, so the planner's `go` does not wait on the decision.
+        m.d.comb += restart.eq(self._in_run & drained & cyclic & ~bad & ~halting)
+        m.d.sync += rearm.eq(restart)
+        start_plain = idle_start & ~regs["CTRL", "SG"]
+        again = rearm
         if sg is not None:
-            trigger |= sg._checked
-        m.d.comb += self._trigger.eq(trigger)
+            again |= sg._checked
+        m.d.comb += [self._trigger.eq(start_plain | again),
+                     go_plain.eq((start & ~regs["CTRL", "SG"] & idle_plain) |
+                                 (self._plain & again & ~halting))]
+
+        # Outside the state machine (before it: its decisions come after), while BUSY: STOP,
+        # and the first reason to halt, which wins; later faults of the same run are dropped.
+        # A bus error's code and address show from registers of their own (`from_bus`,
+        # below), so the other codes are written apart from it. Halting ends a cycle after
+        # BUSY (when no START is taken yet: see `was_idle`), from flip-flops.
+        with m.If(status["BUSY"]):
+            with m.If(regs["CTRL", "STOP"]):
+                m.d.sync += stop_pending.eq(1)
+            with m.If(~halting):
+                with m.If(self.fault_valid):
+                    m.d.sync += halting.eq(1)
+                with m.If(regs["CTRL", "ABORT"]):
+                    m.d.sync += [status["ERR_CODE"].eq(ErrorCode.ABORTED), halting.eq(1)]
+                if sg is not None:                              # (only in SG, and first)
+                    with m.If(sg.write_failed):
+                        m.d.sync += [status["ERR_CODE"].eq(ErrorCode.DESC_WRITE_ERROR),
+                                     halting.eq(1)]
+        with m.Else():
+            m.d.sync += halting.eq(0)
 
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(start):
+                with m.If(idle_start):
                     begin_run()
                     if sg is not None:
                         with m.If(regs["CTRL", "SG"]):
-                            sg.begin(m, fail_now)
+                            # (The rest of the start: sg.begin, below.)
+                            with m.If(sg._first_misaligned):
+                                fail_now()  # (ERR_ADDR = DESC)
+                            with m.Else():
+                                m.next = "SG"
                     else:
                         with m.If(regs["CTRL", "SG"]):                # not built
-                            fail_now(ErrorCode.BAD_DESCRIPTOR)
+                            fail_now()
                     with m.Elif(bad):
-                        fail_now(ErrorCode.BAD_DESCRIPTOR)
+                        fail_now()
                     with m.Else():                            # (launched: `trigger`)
                         m.d.sync += [status["BUSY"].eq(1), self._in_run.eq(1)]
                         m.next = "RUN"
 
             with m.State("RUN"):
-                with m.If(regs["CTRL", "STOP"]):
-                    m.d.sync += stop_pending.eq(1)
                 with m.If(self.retire_valid):
                     m.d.sync += byte_count.eq(byte_count + self.retire_bytes)
                 if cfg.streams:
                     with m.If(self.retire_valid & self.retire_end):
                         m.d.sync += regs["STATUS", "EOP"].eq(self.retire_eop & src_stream)
-                catch_faults()
                 with m.If(drained):
                     with m.If(halting):
                         halt_on_error()
                         m.d.sync += self._in_run.eq(0)
                         m.next = "IDLE"
                     with m.Else():
-                        m.d.sync += completed.eq(completed + 1)
-                        m.d.comb += raise_done.eq(1)
+                        # (COMPLETED and raise_done: below.)
                         with m.If(cyclic & ~bad):
                             # Again, with the registers as they are now (`trigger`).
                             m.d.sync += byte_count.eq(0)
@@ -409,7 +448,6 @@ class Channel(Elaboratable):
                             # (BAD_DESCRIPTOR through `refused_again`.)
                             m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
                                          refused_again.eq(1)]
-                            m.d.comb += raise_error.eq(1)
                             m.d.sync += self._in_run.eq(0)
                             m.next = "IDLE"
                         with m.Else():
@@ -419,20 +457,44 @@ class Channel(Elaboratable):
 
             if sg is not None:
                 with m.State("SG"):
-                    with m.If(regs["CTRL", "STOP"]):
-                        m.d.sync += stop_pending.eq(1)
-                    catch_faults((sg.write_failed, ErrorCode.DESC_WRITE_ERROR))
-                    sg.run(m, completed=completed, byte_count=byte_count,
-                           raise_done=raise_done, finish=finish,
+                    sg.run(m, byte_count=byte_count,
+                           finish=finish,
                            halt_on_error=halt_on_error, status=status)
 
+        catching = status["BUSY"] & ~halting
+        # A transfer completed in register mode (RUN is `_in_run`), apart from the state.
+        m.d.comb += raise_done.eq(self._in_run & drained & ~halting)
+        if sg is not None:
+            # Apart from the state machine (a START taken is idle): the first fetch's request
+            # and the chain's reset do not wait on the state's decode; nor does the
+            # completion of a write-back (only in SG) on the queues.
+            sg.begin(m, idle_start, start & regs["CTRL", "SG"] & sg._may_begin)
+            sg.complete(m, raise_done=raise_done)
+        # COMPLETED and ERR_CODE apart from the state machine too: their enables do not wait
+        # on the state's decode. A START while idle clears COMPLETED and sets ERR_CODE to
+        # BAD_DESCRIPTOR if it fails at once (fail_now), else NONE.
+        completion = self._in_run & drained & ~halting
+        if sg is not None:
+            completion |= sg.written_ok
+            refused_now = Mux(regs["CTRL", "SG"], sg._first_misaligned, bad)
+        else:
+            refused_now = regs["CTRL", "SG"] | bad
+        with m.If(idle_start):
+            m.d.sync += [completed.eq(0),
+                         status["ERR_CODE"].eq(Mux(refused_now, ErrorCode.BAD_DESCRIPTOR,
+                                                   ErrorCode.NONE))]
+        with m.Elif(completion):
+            m.d.sync += completed.eq(completed + 1)
+        # (After ABORT's and a write-back's failure, above: a descriptor fault's halt wins.)
+        if sg is not None:
+            with m.If(status["BUSY"] & ~halting & ~self._in_run & sg.fault_halt):
+                m.d.sync += status["ERR_CODE"].eq(sg.fault_code)
+
         # --- ERR_ADDR, apart from the state machine and flat. A bus error (the first reason
-        # to halt, as in catch_faults) is shown from its own register until the next START;
+        # to halt, as above) is shown from its own register until the next START;
         # the other sources are one of a kind each (a write-back's failure; a descriptor's
         # fault; DESC on a START that fails it; 0 on other STARTs), never meeting a bus
-        # error but a write-back's failure (then the bus error wins, as in catch_faults).
-        catching = status["BUSY"] & ~halting
-        idle_start = ~status["BUSY"] & start
+        # error but a write-back's failure (then the bus error wins, as above).
         with m.If(catching & self.fault_valid):
             m.d.sync += [bus_err_addr.eq(self.fault_addr), bus_err_code.eq(self.fault_code),
                          from_bus.eq(1)]

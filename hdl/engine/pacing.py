@@ -87,10 +87,16 @@ class ReqAckPacer:
         flying = Signal()                       # a piece is planned and not yet acknowledged
         last = Signal()                         # ... and it is the transfer's last
         self._deaf = deaf = Signal(range(3))    # cycles left in which `req` is ignored
+        self._flying = flying
+        # Whether a piece may start but for `req`, the planner and halting (pacing, none
+        # flying, `req` heard): one flip-flop, set from what moves those three, so the
+        # planner's `go` meets one input for them. (Of the next cycle: no launch (`kick`,
+        # which makes `req` ignored), no piece starting, none flying (an ack makes `req`
+        # ignored), not halting (that ends pacing), and `deaf` at most 1.)
+        self._listening = listening = Signal()
         # The next piece starts, from flip-flops only (it is part of the planner's `go`).
         self.go = Signal()
-        m.d.comb += self.go.eq(self.pacing & ~flying & ~halting & channel.req & (deaf == 0) &
-                               planner.idle)
+        m.d.comb += self.go.eq(listening & ~halting & channel.req & planner.idle)
         started = Signal()                      # a piece started in the cycle before
         m.d.sync += started.eq(self.go)
         # `settled` a cycle late, so the ack and the end of the transfer (which clears the
@@ -141,6 +147,8 @@ class ReqAckPacer:
         launch. ``kick`` counts as pacing for the channel's completion and the chain."""
         self.kick = kick = Signal()
         m.d.sync += kick.eq(launching & ~plain)
+        m.d.sync += self._listening.eq(self.pacing & ~self._flying & ~self._halting &
+                                       ~self.go & ~self._deaf[1] & ~kick)
         with m.If(kick & ~self._halting):
             m.d.sync += [self.pacing.eq(1), self._deaf.eq(1)]
         return go_plain | self.go
