@@ -1,6 +1,6 @@
 """Register blocks generated from the register description, and the register file decoder."""
 
-from amaranth.hdl import Const, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal
 
 from .. import registers as regs
 
@@ -46,6 +46,7 @@ class RegisterBlock(Elaboratable):
         self._stored = {}
         self._sets = {}
         self._loads = {}
+        self._zeros = {}
         resets = resets or {}
         for reg in registers:
             for f in reg.fields:
@@ -94,6 +95,22 @@ class RegisterBlock(Elaboratable):
                                        Signal(len(sig), name=f"{sig.name}_load_value"))
         return self._loads[reg, field]
 
+    def zero_of(self, reg, field):
+        """Whether this RW field is 0, from flip-flops kept beside it (one a byte lane, set
+        as the lane is written or the field loaded): the paths that judge it meet no
+        compare of its bits."""
+        if (reg, field) not in self._zeros:
+            f = self._field(reg, field)
+            init = self._stored[reg, field].init
+            self._zeros[reg, field] = [
+                Signal(init=(init >> (bit - f.lsb)) % (1 << (end - bit)) == 0,
+                       name=f"{self._stored[reg, field].name}_zero_{bit // 8}")
+                for bit, end in _lanes(f)]
+        return Cat(self._zeros[reg, field]).all()
+
+    def _field(self, reg, field):
+        return next(r for r in self.registers if r.name == reg).field(field)
+
     def read_value(self, reg):
         """What software reads from ``reg``: the concatenation of its fields."""
         value = Const(0, 32)
@@ -123,21 +140,23 @@ class RegisterBlock(Elaboratable):
                 # Partial byte strobes change only the selected bytes (ABI §2). One enable
                 # per byte lane, from two flip-flops, maps onto the flip-flops' clock
                 # enables: no per-bit logic.
-                bit = f.lsb
                 written = Signal(f.width)       # the bits being written: the data, or 0
-                while bit < f.lsb + f.width:
-                    end = min((bit // 8 + 1) * 8, f.lsb + f.width)
+                zeros = self._zeros.get((reg.name, f.name))
+                for lane, (bit, end) in enumerate(_lanes(f)):
                     bits = slice(bit - f.lsb, end - f.lsb)
                     lane_write = sel & lanes[bit // 8]
                     m.d.comb += written[bits].eq(data[bit:end] & lane_write.replicate(end - bit))
                     if f.access == "RW":
                         with m.If(lane_write):
                             m.d.sync += stored[bits].eq(data[bit:end])
-                    bit = end
+                            if zeros is not None:
+                                m.d.sync += zeros[lane].eq(data[bit:end] == 0)
                 if (reg.name, f.name) in self._loads:
                     enable, value = self._loads[reg.name, f.name]
                     with m.If(enable):
                         m.d.sync += stored.eq(value)
+                        for flag, (bit, end) in zip(zeros or (), _lanes(f)):
+                            m.d.sync += flag.eq(value[bit - f.lsb:end - f.lsb] == 0)
                 if f.access == "W":
                     # Registered: actions reach the channels from a flip-flop, not from the
                     # register-port decode, and the RW bits written alongside are in place.
@@ -147,6 +166,15 @@ class RegisterBlock(Elaboratable):
                     # would let IRQ_STATUS and `irq` trail STATUS by two cycles.
                     m.d.sync += stored.eq((stored & ~written) | self._sets[reg.name, f.name])
         return m
+
+
+def _lanes(field):
+    """The bits of ``field`` in each byte lane it spans: ``(first, end)``."""
+    bit = field.lsb
+    while bit < field.lsb + field.width:
+        end = min((bit // 8 + 1) * 8, field.lsb + field.width)
+        yield bit, end
+        bit = end
 
 
 def _any_of(values):
