@@ -195,8 +195,9 @@ class RegisterFile(Elaboratable):
       a register with actions (CTRL) is written at the strobe, so that START pulses in the
       cycle after it from a flip-flop, as the register-mode launch needs: its address is
       decoded in the cycle before (the front ends show it then, see CsrSignature);
-    - a read's select flip-flops pick the value in the next cycle, into ``r_data``, which the
-      bus sees two cycles after the read strobe and which holds until the next one.
+    - a read's select flip-flops pick the value in the next cycle, into flip-flops ORed onto
+      ``r_data``, which the bus sees two cycles after the read strobe and which holds until
+      the next one.
     """
 
     def __init__(self, csr, blocks):
@@ -229,9 +230,18 @@ class RegisterFile(Elaboratable):
                 # Not qualified by the strobe: r_data is taken only after one.
                 m.d.sync += block.r_sel[i].eq(csr.r_addr == word)
         # Blocks not addressed answer 0: their values are ORed, no block multiplexer. An
-        # address no block has reads 0.
+        # address no block has reads 0. Registered in at most four groups of blocks, ORed
+        # after the flip-flops by one LUT: one AND-OR of every register took three LUT
+        # levels into the flip-flops.
         answered = Signal()
         m.d.sync += answered.eq(csr.r_stb)
-        with m.If(answered):
-            m.d.sync += csr.r_data.eq(_any_of(block.r_data for block in self._blocks.values()))
+        blocks = list(self._blocks.values())
+        size = -(-len(blocks) // 4)
+        groups = []
+        for first in range(0, len(blocks), size):
+            group = Signal(32, name=f"r_data_{first}")
+            with m.If(answered):
+                m.d.sync += group.eq(_any_of(b.r_data for b in blocks[first:first + size]))
+            groups.append(group)
+        m.d.comb += csr.r_data.eq(_any_of(groups))
         return m
