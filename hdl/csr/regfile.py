@@ -1,6 +1,6 @@
 """Register blocks generated from the register description, and the register file decoder."""
 
-from amaranth.hdl import Const, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal
 
 from .. import registers as regs
 
@@ -46,6 +46,7 @@ class RegisterBlock(Elaboratable):
         self._stored = {}
         self._sets = {}
         self._loads = {}
+        self._zeros = {}
         resets = resets or {}
         for reg in registers:
             for f in reg.fields:
@@ -94,6 +95,22 @@ class RegisterBlock(Elaboratable):
                                        Signal(len(sig), name=f"{sig.name}_load_value"))
         return self._loads[reg, field]
 
+    def zero_of(self, reg, field):
+        """Whether this RW field is 0, from flip-flops kept beside it (one a byte lane, set
+        as the lane is written or the field loaded): the paths that judge it meet no
+        compare of its bits."""
+        if (reg, field) not in self._zeros:
+            f = self._field(reg, field)
+            init = self._stored[reg, field].init
+            self._zeros[reg, field] = [
+                Signal(init=(init >> (bit - f.lsb)) % (1 << (end - bit)) == 0,
+                       name=f"{self._stored[reg, field].name}_zero_{bit // 8}")
+                for bit, end in _lanes(f)]
+        return Cat(self._zeros[reg, field]).all()
+
+    def _field(self, reg, field):
+        return next(r for r in self.registers if r.name == reg).field(field)
+
     def read_value(self, reg):
         """What software reads from ``reg``: the concatenation of its fields."""
         value = Const(0, 32)
@@ -123,21 +140,23 @@ class RegisterBlock(Elaboratable):
                 # Partial byte strobes change only the selected bytes (ABI §2). One enable
                 # per byte lane, from two flip-flops, maps onto the flip-flops' clock
                 # enables: no per-bit logic.
-                bit = f.lsb
                 written = Signal(f.width)       # the bits being written: the data, or 0
-                while bit < f.lsb + f.width:
-                    end = min((bit // 8 + 1) * 8, f.lsb + f.width)
+                zeros = self._zeros.get((reg.name, f.name))
+                for lane, (bit, end) in enumerate(_lanes(f)):
                     bits = slice(bit - f.lsb, end - f.lsb)
                     lane_write = sel & lanes[bit // 8]
                     m.d.comb += written[bits].eq(data[bit:end] & lane_write.replicate(end - bit))
                     if f.access == "RW":
                         with m.If(lane_write):
                             m.d.sync += stored[bits].eq(data[bit:end])
-                    bit = end
+                            if zeros is not None:
+                                m.d.sync += zeros[lane].eq(data[bit:end] == 0)
                 if (reg.name, f.name) in self._loads:
                     enable, value = self._loads[reg.name, f.name]
                     with m.If(enable):
                         m.d.sync += stored.eq(value)
+                        for flag, (bit, end) in zip(zeros or (), _lanes(f)):
+                            m.d.sync += flag.eq(value[bit - f.lsb:end - f.lsb] == 0)
                 if f.access == "W":
                     # Registered: actions reach the channels from a flip-flop, not from the
                     # register-port decode, and the RW bits written alongside are in place.
@@ -147,6 +166,15 @@ class RegisterBlock(Elaboratable):
                     # would let IRQ_STATUS and `irq` trail STATUS by two cycles.
                     m.d.sync += stored.eq((stored & ~written) | self._sets[reg.name, f.name])
         return m
+
+
+def _lanes(field):
+    """The bits of ``field`` in each byte lane it spans: ``(first, end)``."""
+    bit = field.lsb
+    while bit < field.lsb + field.width:
+        end = min((bit // 8 + 1) * 8, field.lsb + field.width)
+        yield bit, end
+        bit = end
 
 
 def _any_of(values):
@@ -167,8 +195,9 @@ class RegisterFile(Elaboratable):
       a register with actions (CTRL) is written at the strobe, so that START pulses in the
       cycle after it from a flip-flop, as the register-mode launch needs: its address is
       decoded in the cycle before (the front ends show it then, see CsrSignature);
-    - a read's select flip-flops pick the value in the next cycle, into ``r_data``, which the
-      bus sees two cycles after the read strobe and which holds until the next one.
+    - a read's select flip-flops pick the value in the next cycle, into flip-flops ORed onto
+      ``r_data``, which the bus sees two cycles after the read strobe and which holds until
+      the next one.
     """
 
     def __init__(self, csr, blocks):
@@ -201,9 +230,18 @@ class RegisterFile(Elaboratable):
                 # Not qualified by the strobe: r_data is taken only after one.
                 m.d.sync += block.r_sel[i].eq(csr.r_addr == word)
         # Blocks not addressed answer 0: their values are ORed, no block multiplexer. An
-        # address no block has reads 0.
+        # address no block has reads 0. Registered in at most four groups of blocks, ORed
+        # after the flip-flops by one LUT: one AND-OR of every register took three LUT
+        # levels into the flip-flops.
         answered = Signal()
         m.d.sync += answered.eq(csr.r_stb)
-        with m.If(answered):
-            m.d.sync += csr.r_data.eq(_any_of(block.r_data for block in self._blocks.values()))
+        blocks = list(self._blocks.values())
+        size = -(-len(blocks) // 4)
+        groups = []
+        for first in range(0, len(blocks), size):
+            group = Signal(32, name=f"r_data_{first}")
+            with m.If(answered):
+                m.d.sync += group.eq(_any_of(b.r_data for b in blocks[first:first + size]))
+            groups.append(group)
+        m.d.comb += csr.r_data.eq(_any_of(groups))
         return m

@@ -95,6 +95,10 @@ class Channel(Elaboratable):
         self.fault_addr = Signal(config.addr_width)
         self.discard = Signal()
         self.irq = Signal()
+        # LEN = 0 and REQ_BURST = 0 from the register file's flags (asked for now, as below).
+        self._len_zero = regs.zero_of("LEN", "VALUE")
+        if config.req_ack:
+            self._req_burst_zero = regs.zero_of("REQ_BURST", "VALUE")
         if config.sg:
             aw = config.addr_width
             self.fetch_now = Signal()
@@ -180,33 +184,20 @@ class Channel(Elaboratable):
             top_mode, both_streams = MODE_FIXED, 0
         refused = Signal()      # the transfer in the registers cannot run
 
-        def zero(value):
-            # As the borrow out of a decrement: one carry chain, not a tree of LUTs.
-            return (value - 1)[-1]
-
         paced = regs["XFER", "REQ"]
         if cfg.req_ack:
             # Pieces of REQ_BURST bytes for a FIXED-address peripheral; a stream has its own
             # flow control.
             req_burst = regs["REQ_BURST", "VALUE"]
-            bad_pacing = paced & (zero(req_burst) | src_stream | dst_stream)
+            bad_pacing = paced & (self._req_burst_zero | src_stream | dst_stream)
             if not cfg.unaligned:
                 # Pieces of whole beats, like everything else without the realigner.
                 bad_pacing |= paced & ((req_burst & lane_bits) != 0)
         else:
             bad_pacing = paced                                     # not built
         bad = Signal()
-        # The zero test of LEN (a carry chain, late) and the other checks (LUTs of the
-        # registers, early) kept apart, so that the chain meets one LUT into each flip-flop
-        # judging the transfer (the mapper takes a chain's output as early as a register's).
-        len_zero = Signal(attrs={"keep": 1})
-        other_refused = Signal(attrs={"keep": 1})
-        m.d.comb += [
-            len_zero.eq(zero(length)),
-            other_refused.eq(misaligned | both_streams | bad_pacing |
-                             (src_mode > top_mode) | (dst_mode > top_mode)),
-            refused.eq(len_zero | other_refused),
-        ]
+        m.d.comb += refused.eq(self._len_zero | misaligned | both_streams | bad_pacing |
+                               (src_mode > top_mode) | (dst_mode > top_mode))
         # Beside it, whether the transfer goes to the planner at once (checked and not
         # paced): the planner's `go` comes from it.
         self._plain = Signal()
