@@ -51,12 +51,15 @@ class ChainWalker:
     halting, stop_pending, drained : Signal
         From the channel: an error or ABORT is being handled; STOP was written; the planner
         is idle and none of its bursts is in flight.
+    halting_next : Signal
+        What ``halting`` is in the next cycle.
     """
 
-    def __init__(self, channel, m, *, bad, halting, stop_pending, drained):
+    def __init__(self, channel, m, *, bad, halting, halting_next, stop_pending, drained):
         cfg, regs = channel._config, channel._regs
         self._channel, self._regs = channel, regs
         self._bad, self._halting, self._stop_pending = bad, halting, stop_pending
+        self._halting_next = halting_next
         self._streams = cfg.streams
         aw = cfg.addr_width
 
@@ -322,14 +325,16 @@ class ChainWalker:
         # registers' wide load enable sees one flip-flop for it. A cycle late for the
         # planner and the queue coming free; never late to stop a load: a load, STOP and
         # what makes a descriptor fault are seen as they come. Registered twice more, with
-        # what else a load needs (the same flip-flops' values ANDed, a cycle ahead): `armed`
-        # with the fetch clean so far, `go_late` with a judged descriptor that may run. The
-        # load enable is then a LUT of flip-flops: ctrl_in & armed | go_late, but halting.
+        # what else a load needs (the same flip-flops' values ANDed, a cycle ahead, and not
+        # halting then): `armed` with the fetch clean so far, `go_late` with a judged
+        # descriptor that may run. The load enable is then a LUT of three flip-flops,
+        # ctrl_in & armed | go_late, and the registers' enables one more LUT with the
+        # software write's.
         free, free_now = Signal(), Signal()
         armed, go_late = Signal(), Signal()
         may_load = free & ~halting
         late = self._next_valid & may_load
-        early = self._fields_in & armed & ~halting
+        early = self._fields_in & armed
         with m.If(late):
             m.d.sync += self._next_valid.eq(0)
             m.d.comb += self._next_ok_d.eq(0)
@@ -344,10 +349,11 @@ class ChainWalker:
         m.d.comb += free_now.eq(channel.planner_free & self._queue_room & ~loaded & ~checked &
                                 ~self._stop_pending & ~regs["CTRL", "STOP"] & ~desc_faulted &
                                 ~(free & (self._next_valid | early)))
-        m.d.sync += [free.eq(free_now), armed.eq(free_now & self._clean_now),
-                     go_late.eq(free_now & self._next_ok_d)]
+        staying = ~self._halting_next
+        m.d.sync += [free.eq(free_now), armed.eq(free_now & self._clean_now & staying),
+                     go_late.eq(free_now & self._next_ok_d & staying)]
         # Loaded only in that cycle: the register of a field loads over software writes.
-        real_load = (early | go_late) & ~halting
+        real_load = early | go_late
         ch, arriving = self._channel, self._arriving
         values = {("LEN", "VALUE"): arriving.len}
         for lo, hi, value in (("SRC_LO", "SRC_HI", arriving.src),
