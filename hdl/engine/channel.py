@@ -268,15 +268,7 @@ class Channel(Elaboratable):
         stop_pending = Signal()
         # BUSY with an error code, in a flip-flop of its own set and cleared beside them: it
         # gates the planner, the pacer and the chain walker, which need no 5-input compare.
-        # Set by the first reason to halt while BUSY (a bus error, ABORT, a write-back's
-        # failure), cleared a cycle after BUSY. Its next value is given to the chain walker,
-        # which registers it into the decisions behind the registers' load enables.
-        halting, halting_next = Signal(), Signal()
-        reasons = self.fault_valid | regs["CTRL", "ABORT"]
-        if cfg.sg:
-            reasons |= self.written_err
-        m.d.comb += halting_next.eq(status["BUSY"] & (halting | reasons))
-        m.d.sync += halting.eq(halting_next)
+        halting = Signal()
         t = planner.transfer
         src_fixed, dst_fixed = src_mode == MODE_FIXED, dst_mode == MODE_FIXED
         settled = planner.idle & none_inflight
@@ -376,8 +368,8 @@ class Channel(Elaboratable):
                 # The packet under way on the output stream ends here.
                 m.d.sync += self.stream_out_flush.eq(1)
 
-        sg = ChainWalker(self, m, bad=bad, halting=halting, halting_next=halting_next,
-                         stop_pending=stop_pending, drained=drained) if cfg.sg else None
+        sg = ChainWalker(self, m, bad=bad, halting=halting, stop_pending=stop_pending,
+                         drained=drained) if cfg.sg else None
 
         # CYCLIC and not stopping, a cycle late from a flip-flop: the run's decisions on it
         # (the restart, the status registers' enables) meet no STOP pulse nor CTRL bit. (A
@@ -400,17 +392,21 @@ class Channel(Elaboratable):
         # and the first reason to halt, which wins; later faults of the same run are dropped.
         # A bus error's code and address show from registers of their own (`from_bus`,
         # below), so the other codes are written apart from it. Halting ends a cycle after
-        # BUSY (when no START is taken yet: see `was_idle`), from flip-flops (`halting`,
-        # above).
+        # BUSY (when no START is taken yet: see `was_idle`), from flip-flops.
         with m.If(status["BUSY"]):
             with m.If(regs["CTRL", "STOP"]):
                 m.d.sync += stop_pending.eq(1)
             with m.If(~halting):
+                with m.If(self.fault_valid):
+                    m.d.sync += halting.eq(1)
                 with m.If(regs["CTRL", "ABORT"]):
-                    m.d.sync += status["ERR_CODE"].eq(ErrorCode.ABORTED)
+                    m.d.sync += [status["ERR_CODE"].eq(ErrorCode.ABORTED), halting.eq(1)]
                 if sg is not None:                              # (only in SG, and first)
                     with m.If(sg.write_failed):
-                        m.d.sync += status["ERR_CODE"].eq(ErrorCode.DESC_WRITE_ERROR)
+                        m.d.sync += [status["ERR_CODE"].eq(ErrorCode.DESC_WRITE_ERROR),
+                                     halting.eq(1)]
+        with m.Else():
+            m.d.sync += halting.eq(0)
 
         with m.FSM():
             with m.State("IDLE"):
