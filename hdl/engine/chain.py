@@ -1,8 +1,8 @@
 """Scatter-gather for one channel: walking a chain of descriptors (ABI §3)."""
 
-from amaranth.hdl import Cat, Mux, ResetInserter, Signal, unsigned
+from amaranth.hdl import Cat, Mux, Signal, unsigned
 from amaranth.lib import data
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
 
 from ..descriptor import Descriptor
 from ..registers import XFER_FIELDS, AddressMode, ErrorCode
@@ -189,35 +189,60 @@ class ChainWalker:
         self._clear = clear = Signal()
         cleared = Signal()
         m.d.sync += cleared.eq(clear)
-        m.submodules.completions = queue = ResetInserter(cleared)(
-            SyncFIFO(width=entry.size, depth=COMPLETIONS))
-        self._queue = queue
+        # The queue, in distributed memory with pointers of its own, not a FIFO with a
+        # level: it is never pushed full (`queue_room`) nor popped empty (a write-back is
+        # asked for only for a descriptor in it), so a push and a pop are taken as they
+        # come, and the pointers' and the memory's enables meet no compare of a level.
+        # `held` says which places are in the queue.
+        self._push, self._popped = push, pop = Signal(), Signal()
+        self._pushed = pushed = Signal(entry)
+        tail = Signal(range(COMPLETIONS))
+        oldest = Signal(range(COMPLETIONS))
+        held = Signal(COMPLETIONS)
+        m.submodules.completions = queue = Memory(shape=entry.size, depth=COMPLETIONS,
+                                                  init=[])
+        queue_w, queue_r = queue.write_port(), queue.read_port(domain="comb")
+        m.d.comb += [queue_w.addr.eq(tail), queue_w.data.eq(pushed), queue_w.en.eq(push),
+                     queue_r.addr.eq(oldest)]
+        with m.If(push):
+            m.d.sync += tail.eq(tail + 1)
+        with m.If(pop):
+            m.d.sync += oldest.eq(oldest + 1)
+        m.d.sync += held.eq((held | Mux(push, 1 << tail, 0)) & ~Mux(pop, 1 << oldest, 0))
+        with m.If(cleared):
+            m.d.sync += [held.eq(0), tail.eq(0), oldest.eq(0)]
+        self._queued = held.any()
         # Whether it takes another, registered from what goes in and out: it is full next
         # when it is full or one short and takes one, and none leaves.
+        one_short = Signal()
+        m.d.comb += one_short.eq(sum(held[i] for i in range(COMPLETIONS)) == COMPLETIONS - 1)
         self._queue_room = queue_room = Signal(init=1)
-        m.d.sync += queue_room.eq(
-            cleared | queue.r_en |
-            (queue_room & ~((queue.level == COMPLETIONS - 1) & queue.w_en)))
+        m.d.sync += queue_room.eq(cleared | pop | (queue_room & ~(one_short & push)))
         self._ended = ended = Signal(range(COMPLETIONS + 1))
-        self._popped = popped = Signal()
         # Once halting, descriptors ending are not complete (their data may have been dropped):
         # only those that ended before are still written back. Registered with its result,
         # a cycle after the retire: the mover's events and faults stay off the queue logic.
         self._clean_end = clean_end = Signal()
         m.d.sync += clean_end.eq(channel.retire_valid & channel.retire_end & ~halting &
                                  ~channel.fault_valid)
-        m.d.sync += ended.eq(ended + clean_end - popped)
+        m.d.sync += ended.eq(ended + clean_end - pop)
         # The oldest descriptor, from a flip-flop (not through the queue's read port): it
         # stays put from a push or a pop until its write-back is asked for, two cycles later.
         self._head = head = Signal(entry, reset_less=True)
-        m.d.sync += head.eq(queue.r_data)
+        m.d.sync += head.eq(queue_r.data)
         self.head_addr = head.addr
         # What each ended descriptor did, in order: the bytes its bursts wrote (fewer than
         # LEN when a stream source's packet ended first) and whether that ended it.
         self._result = result = data.StructLayout({"bytes": unsigned(32), "eop": unsigned(1)})
-        m.submodules.results = results = ResetInserter(cleared)(
-            SyncFIFO(width=result.size, depth=COMPLETIONS))
-        self._results = results
+        # Beside the queue, read at its head (popped with it); written at a pointer of its
+        # own, as descriptors end (never more than are in the queue).
+        m.submodules.results = results = Memory(shape=result.size, depth=COMPLETIONS, init=[])
+        results_w, results_r = results.write_port(), results.read_port(domain="comb")
+        ending = Signal(range(COMPLETIONS))
+        with m.If(clean_end):
+            m.d.sync += ending.eq(ending + 1)
+        with m.If(cleared):
+            m.d.sync += ending.eq(0)
         # The bytes written by the bursts of the descriptor retiring: its total stays there
         # in the cycle after its final burst, when the queue takes it with `clean_end`.
         counted = Signal(32)
@@ -231,10 +256,11 @@ class ChainWalker:
         ]
         with m.If(cleared):
             m.d.sync += counted.eq(0)
-        ended_result = result(results.w_data)
-        m.d.comb += [results.w_en.eq(clean_end), ended_result.bytes.eq(counted),
-                     ended_result.eop.eq(ended_eop)]
-        done = result(results.r_data)
+        ended_result = result(results_w.data)
+        m.d.comb += [results_w.addr.eq(ending), results_w.en.eq(clean_end),
+                     ended_result.bytes.eq(counted), ended_result.eop.eq(ended_eop),
+                     results_r.addr.eq(oldest)]
+        done = result(results_r.data)
         self._head_eop = done.eop & head.src_stream
         self._head_bytes = done.bytes
         # The write-back asked for is the oldest descriptor's, which stays put until then.
@@ -244,20 +270,10 @@ class ChainWalker:
         tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
         in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
                      for i in range(COMPLETIONS)]
-        held = Signal(COMPLETIONS)           # which of them are in the queue
-        tail = Signal(range(COMPLETIONS))
-        oldest = Signal(range(COMPLETIONS))
-        with m.If(queue.w_en):
-            m.d.sync += tail.eq(tail + 1)
+        with m.If(push):                     # (at the queue's places; `held`: which)
             for i, reg in enumerate(in_flight):
                 with m.If(tail == i):
-                    m.d.sync += reg.eq(entry(queue.w_data).addr[tag])
-        with m.If(queue.r_en):
-            m.d.sync += oldest.eq(oldest + 1)
-        m.d.sync += held.eq((held | Mux(queue.w_en, 1 << tail, 0)) &
-                            ~Mux(queue.r_en, 1 << oldest, 0))
-        with m.If(cleared):
-            m.d.sync += [held.eq(0), tail.eq(0), oldest.eq(0)]
+                    m.d.sync += reg.eq(pushed.addr[tag])
         # Registered twice (the compares, then their OR: both stay off the path of the
         # fetched event): two cycles old, it is never behind on a push, which comes with
         # the fetch request, at least three cycles before the fetch's beat with CTRL is
@@ -308,7 +324,6 @@ class ChainWalker:
         START by STOP or a descriptor fault.
         """
         channel, regs = self._channel, self._regs
-        queue = self._queue
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting, awaiting = self._halting, self._awaiting
         self._loaded = loaded = Signal()
@@ -347,7 +362,11 @@ class ChainWalker:
         m.d.sync += [free.eq(free_now), armed.eq(free_now & self._clean_now),
                      go_late.eq(free_now & self._next_ok_d)]
         # Loaded only in that cycle: the register of a field loads over software writes.
-        real_load = (early | go_late) & ~halting
+        # Kept as one LUT of those four flip-flops: each register's enable is then one LUT
+        # more, with the software write's (the mapper had spread the four over two LUT
+        # levels before that one, 8.2 ns on the 85F).
+        real_load = Signal(attrs={"keep": 1})
+        m.d.comb += real_load.eq((self._fields_in & armed | go_late) & ~halting)
         ch, arriving = self._channel, self._arriving
         values = {("LEN", "VALUE"): arriving.len}
         for lo, hi, value in (("SRC_LO", "SRC_HI", arriving.src),
@@ -379,31 +398,34 @@ class ChainWalker:
             with m.Else():
                 m.d.sync += [desc_fault.eq(Mux(awaiting, self._judged, self._next_err)),
                              self._desc_fault_addr.eq(self._fetch_addr)]
+        # What is pushed, always there (taken only with `push`): the memory's data sees the
+        # registers, not the decisions.
+        pushed = self._pushed
+        m.d.comb += [pushed.addr.eq(current), pushed.irq.eq(regs["XFER", "IRQ"]),
+                     pushed.last.eq(regs["XFER", "LAST"]),
+                     pushed.src_stream.eq(regs["XFER", "SRC_MODE"] == AddressMode.STREAM)]
         with m.If(checked):
             m.d.sync += [checked.eq(0), checked_more.eq(0)]
             with m.If(self._bad):
                 m.d.sync += desc_faulted.eq(1)
             with m.Elif(~halting):
-                pushed = self._entry(queue.w_data)     # (launched: the channel's `trigger`)
-                m.d.comb += [
-                    queue.w_en.eq(1),
-                    pushed.addr.eq(current), pushed.irq.eq(regs["XFER", "IRQ"]),
-                    pushed.last.eq(regs["XFER", "LAST"]),
-                    pushed.src_stream.eq(regs["XFER", "SRC_MODE"] == AddressMode.STREAM),
-                ]
+                m.d.comb += self._push.eq(1)       # (launched: the channel's `trigger`)
                 # Prefetch as it is planned, never past LAST. (The next descriptor's fields
                 # replace this one's in `nxt` from here on.)
                 # Asked for a cycle later, from a flip-flop (`fetch_go`): off the path of
-                # the unit's grant; the fetch is ahead of need anyway. Its address is
-                # loaded now.
+                # the unit's grant; the fetch is ahead of need anyway.
                 with m.If(checked_more):
                     m.d.sync += fetch_go.eq(1)
-                    m.d.comb += self._fetch_load.eq(1)
+        # Its address is loaded now, even for a descriptor refused or halting (no fetch
+        # is under way then, and none is made: the next START loads DESC): the enable of
+        # `fetch_addr` sees one flip-flop, not the checks.
+        with m.If(checked_more):
+            m.d.comb += self._fetch_load.eq(1)
 
         # A stale fetch is made again once every descriptor in flight is written back, a
         # cycle later, from `fetch_go` (it stays `fetching` meanwhile: the run does not
         # settle in between).
-        with m.If(self._refetch & ~queue.r_rdy & ~halting):
+        with m.If(self._refetch & ~self._queued & ~halting):
             m.d.sync += [self._refetch.eq(0), fetch_go.eq(1)]
         # Not gated by halting (it comes from flip-flops, into the unit's grant): a fetch
         # asked for as the run starts halting is made, and the halt waits for it (`quiet`);
@@ -449,12 +471,12 @@ class ChainWalker:
         channel = self._channel
         self.written_ok = channel.written_valid & ~channel.written_err
         with m.If(self.written_ok):
-            m.d.comb += [self._popped.eq(1), self._queue.r_en.eq(1), self._results.r_en.eq(1),
+            m.d.comb += [self._popped.eq(1),
                          raise_done.eq(self._head.irq)]
 
     def run(self, m, *, byte_count, finish, halt_on_error, status):
         channel, regs = self._channel, self._regs
-        queue, head = self._queue, self._head
+        head = self._head
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting = self._halting
         loaded, checked = self._loaded, self._checked
@@ -497,7 +519,7 @@ class ChainWalker:
         m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0) & ~self._clean_end)
         was_settled = Signal()
         settled = Signal()
-        m.d.sync += [was_settled.eq(self._quiet & ~dispatching & ~queue.r_rdy),
+        m.d.sync += [was_settled.eq(self._quiet & ~dispatching & ~self._queued),
                      settled.eq(was_settled & ~dispatching & ~self._fetching)]
         # A descriptor fault halts now (when not halting): for the channel's ERR_ADDR.
         self.fault_halt = settled & desc_faulted
