@@ -468,11 +468,15 @@ class BurstPlanner(wiring.Component):
         t_src, t_dst = self.transfer.src, self.transfer.dst
         if unaligned:
             t_src, t_dst = t_src[shift:] << shift, t_dst[shift:] << shift
+        # A FIXED side keeps its address: its enable drops, rather than a zero picked in
+        # front of the adder, so the carry chain starts from flip-flops (one LUT and a hop
+        # fewer in front of it), and `src` and `dst` have enables of their own (32
+        # flip-flops each).
         with m.If((out.valid & out.ready) | taking):
-            m.d.sync += [
-                src.eq(Mux(out.valid, src + Mux(src_fixed, 0, reads << shift), t_src)),
-                dst.eq(Mux(out.valid, dst + Mux(dst_fixed, 0, beats << shift), t_dst)),
-            ]
+            with m.If(~out.valid | ~src_fixed):
+                m.d.sync += src.eq(Mux(out.valid, src + (reads << shift), t_src))
+            with m.If(~out.valid | ~dst_fixed):
+                m.d.sync += dst.eq(Mux(out.valid, dst + (beats << shift), t_dst))
         # Taking the transfer, last: no other write to these registers comes while idle
         # (they all need `active` or a burst offered), so the choice of the transfer is the
         # last mux in front of them, not the first of a priority chain after the adder.
