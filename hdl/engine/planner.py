@@ -272,9 +272,14 @@ class BurstPlanner(wiring.Component):
             # `remaining` 0, when nothing is active to cut.)
             reserved_last = Signal()            # the mover reserved room for us a cycle ago
             m.d.sync += reserved_last.eq(self.reserve)
+            # Beats of `remaining` above those `avail` can hold only as a test for zero (a
+            # LUT tree beside the narrow compare): the full-width compare was a 31-bit carry
+            # chain, the iCE40 critical path.
+            narrow = min(len(self.avail), len(remaining))
             end_first = Signal()
             m.d.sync += end_first.eq(src_stream & self.packet_end & ~packet_ended &
-                                     (Cat(tail, self.avail) <= Cat(C(0, 1), remaining)) &
+                                     (remaining[narrow:].any() |
+                                      (Cat(tail, self.avail) <= Cat(C(0, 1), remaining[:narrow]))) &
                                      ~(out.valid & out.ready))
             cut_end = active & (step == 0) & end_first & ~packet_ended & ~stream_abort
             # The lane of the last byte, and whether the last bytes spill into a beat of their
