@@ -84,6 +84,16 @@ def test_streams(config):
     runner.run(config, "hauler.sim.benches.streams")
 
 
+@pytest.mark.parametrize("seed", [12, 13])
+def test_nic_long_run_with_fragments_shorter_than_a_beat(seed):
+    """The NIC run with 150 packets each way on 64-bit Wishbone: the transmit chains have
+    many fragments shorter than a beat, often loaded as their fields arrive and judged
+    cycles later. (These seeds lost such a fragment while the planner's hold ended before
+    its launch: it planned no burst.)"""
+    runner.run(CONFIGS[1], "hauler.sim.benches.streams", testcase="nic_end_to_end", seed=seed,
+               env={"HAULER_NIC_PACKETS": "150"})
+
+
 def test_stream_perf_reports_sane_figures(tmp_path):
     """The stream measurements run and report sane figures (the targets are read from their
     full run, not asserted here)."""

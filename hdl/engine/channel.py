@@ -511,19 +511,23 @@ class Channel(Elaboratable):
         # running, plain, not pacing (or its last piece acknowledged now) and none in flight
         # next (not counting a burst emitted now: that one is in flight then), with `plain`
         # as it is now (software writes no two registers in a row). A descriptor starts two
-        # cycles after it is loaded (chain.py: the registers show it a cycle later, the
-        # checks a cycle after that); a paced piece when the pacer hears `req`. A hold
-        # without a `go` keeps the planner's state a cycle longer; a paced transfer's first
-        # piece is held only from two cycles after its launch (see ReqAckPacer).
+        # cycles after it is loaded at the earliest (chain.py: the registers show it a cycle
+        # later, the checks a cycle after that; one loaded early waits for its verdict); a
+        # paced piece when the pacer hears `req`. A hold without a `go` keeps the planner's
+        # state a cycle longer; a paced transfer's first piece is held only from two cycles
+        # after its launch (see ReqAckPacer).
         none_next = Mux(self.retire_valid, one_inflight, none_inflight)    # (none emitted)
         hold_next = self._in_run & none_next & self._plain
         if cfg.req_ack:
             hold_next &= ~self._pacer.pacing | self._pacer.finishing
             hold_next |= self._pacer.may_go_next
         if cfg.sg:
-            loaded = Signal()           # a descriptor was loaded in the cycle before
-            m.d.sync += loaded.eq(regs.load_of("LEN", "VALUE")[0])
-            hold_next |= loaded
+            # From the cycle after the registers show a descriptor (the planner takes it
+            # then) until its `go`: while the walker has it loaded, also while a descriptor
+            # loaded early waits for its verdict (a hold that ended before the `go` let
+            # the planner take the length again, its partial beats not folded in: a
+            # descriptor shorter than a beat then planned no burst).
+            hold_next |= sg._loaded
         held = Signal()                 # (and in the cycle after `go`)
         # A paced piece's `go` comes only where `may_go_next` held it: only the plain launch
         # (`go_plain`) is added, not the pacer's `go`, with its inputs from outside.
