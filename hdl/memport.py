@@ -28,9 +28,13 @@ def BurstCommand(addr_width):
     adapter, so that no subtractor sits between the last choice of a command and the bus.
     The port arbiters work it out for their clients (from ``beats``, before choosing), so a
     client behind one need not give it.
+
+    ``more`` says that the client's next burst follows at once: a read port arbiter lets it
+    go next (a descriptor fetch's bursts stay in a row, none of the data mover's between).
     """
     return data.StructLayout({"addr": unsigned(addr_width), "beats": unsigned(BEATS_WIDTH),
-                              "fixed": unsigned(1), "len": unsigned(BEATS_WIDTH - 1)})
+                              "fixed": unsigned(1), "len": unsigned(BEATS_WIDTH - 1),
+                              "more": unsigned(1)})
 
 
 def ReadBeat(data_width):

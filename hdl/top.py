@@ -15,7 +15,7 @@ from .csr.regfile import RegisterBlock, RegisterFile
 from .csr.wishbone import WishboneCsrSlave
 from .engine.arbiter import BurstArbiter, RoundRobinArbiter
 from .engine.channel import Channel
-from .engine.descriptors import DescriptorUnit
+from .engine.descriptors import DescriptorUnit, FetchPlan
 from .engine.mover import DataMover
 from .engine.planner import STREAM_MAX_BEATS
 from .engine.portmux import ReadPortArbiter, WritePortArbiter
@@ -115,11 +115,14 @@ class DMAController(wiring.Component):
         cfg = self.config
         m.submodules.descriptors = unit = DescriptorUnit(
             addr_width=cfg.addr_width, data_width=cfg.data_width, channels=cfg.channels)
-        # In flight: the mover's bursts (its queues hold `outstanding` + 1) and the unit's one.
-        ports = dict(addr_width=cfg.addr_width, data_width=cfg.data_width, ports=2,
-                     outstanding=cfg.outstanding + 2)
-        m.submodules.read_mux = read_mux = ReadPortArbiter(**ports)
-        m.submodules.write_mux = write_mux = WritePortArbiter(**ports)
+        # In flight: the mover's bursts (its queues hold `outstanding` + 1) and the unit's
+        # (the bursts of a fetch; a write-back is one).
+        ports = dict(addr_width=cfg.addr_width, data_width=cfg.data_width, ports=2)
+        fetch_bursts = len(FetchPlan(cfg.data_width).bursts)
+        m.submodules.read_mux = read_mux = ReadPortArbiter(
+            **ports, outstanding=cfg.outstanding + 1 + fetch_bursts)
+        m.submodules.write_mux = write_mux = WritePortArbiter(
+            **ports, outstanding=cfg.outstanding + 2)
         for mux, kind in ((read_mux, "read"), (write_mux, "write")):
             wiring.connect(m, getattr(unit, kind), mux.in0)
             wiring.connect(m, getattr(mover, kind), mux.in1)

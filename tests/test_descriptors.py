@@ -5,7 +5,7 @@ import random
 import pytest
 
 from amaranth_sim import simulate
-from hauler.engine.descriptors import FETCH_BYTES, DescriptorUnit
+from hauler.engine.descriptors import FetchPlan, DescriptorUnit
 
 
 def _memory_slave(dut, memory, *, data_width, rng, errors, state):
@@ -91,7 +91,7 @@ def test_fetch_broadcasts_the_descriptor_beats(data_width):
                 if valid:
                     beats.append((ch, index, value, err, last))
                     # The flags beside the beat: the one before the last; non-zero words.
-                    assert penultimate == (index == -(-FETCH_BYTES // beat_bytes) - 2)
+                    assert penultimate == (index == FetchPlan(data_width).beats - 2)
                     assert nonzero == sum(1 << j for j in range(data_width // 32)
                                           if value >> (32 * j) & 0xFFFF_FFFF)
             got.append((addr, beats))
@@ -99,12 +99,14 @@ def test_fetch_broadcasts_the_descriptor_beats(data_width):
 
     simulate(dut, bench, slave, deadline_cycles=2000)
     channels = [0, 2, 1, 1]
+    plan = FetchPlan(data_width)
     for (addr, beats), channel in zip(got, channels):
-        # The beats from NEXT to STATUS, in order, for the channel that asked; errors flagged.
-        assert [b[1] for b in beats] == list(range(-(-FETCH_BYTES // beat_bytes)))
+        # The beats from NEXT to STATUS, counted in the plan's order (the transfer fields,
+        # NEXT, STATUS last), for the channel that asked; errors flagged.
+        assert [b[1] for b in beats] == list(range(plan.beats))
         assert {b[0] for b in beats} == {channel}
         for ch, index, value, err, last in beats:
-            word = addr + index * beat_bytes
+            word = addr + plan.order[index] * beat_bytes
             assert err == (addr == 0x300 and word == 0x300 + 8 // beat_bytes * beat_bytes)
             expected = bytes(memory[word + k] for k in range(beat_bytes))
             assert value.to_bytes(beat_bytes, "little") == expected
@@ -159,7 +161,7 @@ def test_fetch_requests_are_granted_round_robin_one_at_a_time():
     state = {"done": False}
     slave, _ = _memory_slave(dut, memory, data_width=32, rng=rng, errors=set(), state=state)
     addrs = {0: 0x40, 1: 0x80, 2: 0xC0}
-    beats = -(-FETCH_BYTES // 4)
+    plan = FetchPlan(32)
     order = []
 
     async def bench(ctx):
@@ -192,9 +194,11 @@ def test_fetch_requests_are_granted_round_robin_one_at_a_time():
                 dut.read.cmd.valid, dut.read.cmd.ready, dut.read.cmd.payload.addr,
                 dut.read.cmd.payload.beats)
             if valid and ready:
-                seen.append(addr)
-                assert n == beats
-        assert seen == [addrs[c] for c in order]
+                seen.append((addr, n))
+        # Each fetch's bursts in a row, in the plan's order: the transfer fields (SRC to
+        # CTRL), NEXT, STATUS.
+        assert plan.bursts == [(0x08, 6), (0x00, 2), (0x20, 1)]
+        assert seen == [(addrs[c] + first, n) for c in order for first, n in plan.bursts]
 
     simulate(dut, bench, slave, commands, deadline_cycles=3000)
     assert order == [1, 2, 0, 1]

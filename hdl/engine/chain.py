@@ -6,7 +6,7 @@ from amaranth.lib.memory import Memory
 
 from ..descriptor import Descriptor
 from ..registers import XFER_FIELDS, AddressMode, ErrorCode
-from .descriptors import FETCH_BYTES
+from .descriptors import FetchPlan
 
 
 __all__ = ["ChainWalker", "COMPLETIONS", "STALE_TAG_BITS"]
@@ -90,24 +90,28 @@ class ChainWalker:
                 for name in ("next", "src", "dst")]
         kept += [(layout["len"].offset, layout["len"].width),
                  (layout["ctrl"].offset, len(nxt.ctrl.as_value()))]
-        # The beat with CTRL completes the transfer fields; STATUS comes in the next, last,
-        # beat (whole beats up to 128 bits).
-        fields_beat = (layout["ctrl"].offset + len(nxt.ctrl.as_value()) - 1) // dw
-        assert status_done // dw == -(-FETCH_BYTES * 8 // dw) - 1 == fields_beat + 1
-        # `arriving`: the transfer fields as they are once this cycle's beat is kept, for a
-        # load in the cycle the beat with CTRL arrives (without a bus error: with one, no
-        # load, and the verdict fails it).
+        # The beats come in the order of the plan: the transfer fields (complete with the
+        # beat with CTRL), then NEXT, then STATUS, last.
+        plan = FetchPlan(dw)
+        arrival = {k: plan.order.index(k) for k in plan.order}
+        assert arrival[status_done // dw] == plan.beats - 1
+        # `arriving`: the fields as they are once this cycle's beat is kept, for a load in
+        # the cycle the beat with CTRL arrives (without a bus error: with one, no load, and
+        # the verdict fails it), and for the verdict's judgement of the beat before the
+        # last (below). Only those two beats are taken from the bus beat as it comes, each
+        # picked by a flip-flop of the unit.
         self._fields_in = fields_in = beat.ctrl_in
+        picked = {plan.beats - 2: take & beat.penultimate, plan.ctrl_arrival: fields_in}
         self._arriving = arriving = Signal(Descriptor)
         m.d.comb += arriving.eq(nxt)
         for offset, width in kept:
             for k, beat_bits, bits in _beat_slices(offset, width, dw):
                 field = nxt.as_value()[offset:offset + width][bits]
-                with m.If(take & (beat.index == k)):
+                with m.If(take & (beat.index == arrival[k])):
                     m.d.sync += field.eq(beat.data[beat_bits])
-                if k == fields_beat:
+                if arrival[k] in picked:
                     m.d.comb += arriving.as_value()[offset:offset + width][bits].eq(
-                        Mux(fields_in, beat.data[beat_bits], field))
+                        Mux(picked[arrival[k]], beat.data[beat_bits], field))
         # Sticky over a fetch's beats, restarted by its first: a bus error, and address bits
         # the bus cannot carry (refused, never dropped): on a 32-bit build the high words of
         # NEXT, SRC and DST, which the beats flag when they are not 0.
@@ -120,19 +124,21 @@ class ChainWalker:
             for name in beyond:
                 flag = Signal(name=f"beyond_{name}")
                 high = layout[name].offset + 32
-                hit = take & (beat.index == high // dw) & beat.nonzero[high % dw // 32]
+                hit = take & (beat.index == arrival[high // dw]) & \
+                    beat.nonzero[high % dw // 32]
                 with m.If(first_beat):
                     m.d.sync += flag.eq(0)
                 with m.If(hit):
                     m.d.sync += flag.eq(1)
                 beyond[name] = flag | hit
         # Judged for the verdict a cycle ahead, from the fields as they are once the beat
-        # with CTRL is kept (the last one it needs): a misaligned NEXT of a descriptor that
-        # is not the last, address bits beyond the address width.
-        refused = Signal()
-        m.d.sync += refused.eq(
+        # before the last is kept (the last one it needs): a misaligned NEXT of a
+        # descriptor that is not the last, address bits beyond the address width.
+        refused, refused_next = Signal(), Signal()
+        m.d.comb += refused_next.eq(
             (~arriving.ctrl.last & ((arriving.next[:6] != 0) | beyond["next"])) |
             beyond["src"] | beyond["dst"])
+        m.d.sync += refused.eq(refused_next)
         # The verdict, as the last beat arrives: all it judges came in earlier beats but
         # STATUS.DONE, which is in the last one and is read from it.
         self._next_err = next_err = Signal(ErrorCode)
@@ -156,15 +162,15 @@ class ChainWalker:
         self._stale = stale
         self._refetch = refetch = Signal()
         # What the verdict takes from before the last beat, each in one flip-flop beside
-        # `stale` and `read_err` (set from what sets those): stale and not failed; neither
-        # stale nor failed. With the unit's flags of the last beat and `refused`, the
-        # verdict and whether it passes are a LUT each.
+        # `stale`, `read_err` and `refused` (set from what sets those): stale and not
+        # failed; neither stale nor failed nor refused. With the unit's flags of the last
+        # beat, the verdict and whether it passes are a LUT each.
         only_stale = Signal()
-        sound = Signal()
+        passed = Signal()
         # The verdict of the descriptor loaded early is taken by the dispatch (`run`).
         self._awaiting = awaiting = Signal()
         self._verdict = verdict = beat.ends & ~(only_stale & ~beat.err)
-        self._verdict_ok = beat.ends_owned & sound & ~refused     # verdict & judged_ok
+        self._verdict_ok = beat.ends_owned & passed     # verdict & judged_ok
         with m.If(beat.ends):
             # (A stale fetch stays `fetching` until made again, see _dispatch.)
             with m.If(~verdict):
@@ -267,6 +273,9 @@ class ChainWalker:
         wb = channel.writeback.payload
         m.d.comb += [wb.addr.eq(head.addr), wb.words.status.done.eq(1),
                      wb.words.status.eop.eq(self._head_eop), wb.words.bytes.eq(done.bytes)]
+        # A descriptor being dispatched: loaded into the registers, then checked (see
+        # _dispatch).
+        self._loaded, self._checked = Signal(), Signal()
         tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
         in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
                      for i in range(COMPLETIONS)]
@@ -278,12 +287,21 @@ class ChainWalker:
         # fetched event): two cycles old, it is never behind on a push, which comes with
         # the fetch request, at least three cycles before the fetch's beat with CTRL is
         # seen (AR, a beat, the unit's register; and a beat before CTRL's); behind on a
-        # pop, it costs one more fetch.
-        match = Signal(COMPLETIONS)
-        m.d.sync += match.eq(Cat(reg == fetch_addr[tag] for reg in in_flight))
-        stale_now = (held & match).any()
+        # pop, it costs one more fetch. A prefetch asked for at a verdict (`prefetch`)
+        # comes a cycle before its descriptor's push: that descriptor (DESC) is compared
+        # too in the cycle before its place in the queue is (`current_live`).
+        self._prefetch = Signal()
+        match = Signal(COMPLETIONS + 1)
+        prefetched = Signal(2)                  # `prefetch` one and two cycles ago
+        m.d.sync += [
+            match.eq(Cat(*(reg == fetch_addr[tag] for reg in in_flight),
+                         channel._address("DESC_LO", "DESC_HI")[tag] == fetch_addr[tag])),
+            prefetched.eq(Cat(self._prefetch, prefetched[0])),
+        ]
+        current_live = prefetched[1]
+        stale_now = (Cat(held, current_live) & match).any()
         m.d.sync += [stale.eq(stale_now), only_stale.eq(stale_now & ~read_err_now),
-                     sound.eq(~stale_now & ~read_err_now)]
+                     passed.eq(~stale_now & ~read_err_now & ~refused_next)]
         # Neither stale nor failed so far, for a load as the transfer fields come in (with
         # `read_err`, from the beats before): the dispatch registers it with the planner
         # being free, one flip-flop on the registers' load enable.
@@ -326,8 +344,7 @@ class ChainWalker:
         channel, regs = self._channel, self._regs
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting, awaiting = self._halting, self._awaiting
-        self._loaded = loaded = Signal()
-        self._checked = checked = Signal()
+        loaded, checked = self._loaded, self._checked
         # `checked` and not LAST, beside it: a dispatch that prefetches. The fetch request
         # (into the unit's grant, registered there) sees one flip-flop for it.
         checked_more = Signal()
@@ -367,6 +384,16 @@ class ChainWalker:
         # enable, 8.2 ns on the 85F.)
         real_load = Signal(attrs={"keep": 1})
         m.d.comb += real_load.eq(early | (go_late & ~halting))
+        # Launched a cycle after the registers show it (as after a register write: the
+        # checks and the planner see it then), whether judged yet or not: the planner
+        # holds its first burst back until the verdict (`wait`), and drops the transfer
+        # if the descriptor cannot run (a fault aborts it, see Channel). So a descriptor
+        # loaded early, as its transfer fields come, launches as its verdict does.
+        fresh = Signal()                    # the registers show it first
+        launch = Signal()
+        m.d.sync += [fresh.eq(real_load), launch.eq(fresh)]
+        self.go = launch & ~desc_faulted & ~halting
+        self.wait = awaiting & ~self._verdict_ok
         ch, arriving = self._channel, self._arriving
         values = {("LEN", "VALUE"): arriving.len}
         for lo, hi, value in (("SRC_LO", "SRC_HI", arriving.src),
@@ -380,10 +407,22 @@ class ChainWalker:
             m.d.comb += [enable.eq(real_load), load_value.eq(values[key])]
 
         # Loaded early: wait for the verdict; a descriptor that cannot run is dropped.
+        # One that passes it while others are in flight (and is not LAST) asks for the next
+        # at once (`prefetch`): launched before its verdict, its first read would otherwise
+        # go before that fetch, and a chain of short descriptors would wait for each fetch
+        # behind the data before it. (With none in flight its read goes first: nothing
+        # waits behind it, and a chain's first descriptor starts sooner.) A flip-flop
+        # says whether it may, a cycle ahead (from CTRL as it is loaded: the verdict may
+        # come as the registers show it), so `prefetch` is a LUT of flip-flops.
         verdict_ok = self._verdict_ok
+        may_prefetch = Signal()
+        m.d.sync += may_prefetch.eq(
+            ~Mux(real_load, self._arriving.ctrl.last, regs["XFER", "LAST"]) & self._queued)
+        prefetch = self._prefetch
+        m.d.comb += prefetch.eq(awaiting & verdict_ok & may_prefetch)
         with m.If(loaded & (~awaiting | verdict_ok)):
             m.d.sync += [loaded.eq(0), checked.eq(1), awaiting.eq(0),
-                         checked_more.eq(~regs["XFER", "LAST"])]
+                         checked_more.eq(~regs["XFER", "LAST"] & ~prefetch)]
         with m.If(loaded & awaiting & self._verdict & ~verdict_ok):
             m.d.sync += [loaded.eq(0), awaiting.eq(0), desc_faulted.eq(1)]
 
@@ -419,7 +458,7 @@ class ChainWalker:
         # Its address is loaded now, even for a descriptor refused or halting (no fetch
         # is under way then, and none is made: the next START loads DESC): the enable of
         # `fetch_addr` sees one flip-flop, not the checks.
-        with m.If(checked_more):
+        with m.If(checked_more | prefetch):
             m.d.comb += self._fetch_load.eq(1)
 
         # A stale fetch is made again once every descriptor in flight is written back, a
@@ -430,7 +469,7 @@ class ChainWalker:
         # Not gated by halting (it comes from flip-flops, into the unit's grant): a fetch
         # asked for as the run starts halting is made, and the halt waits for it (`quiet`);
         # what it brings is dropped with the run.
-        with m.If(fetch_go):
+        with m.If(fetch_go | prefetch):
             m.d.comb += self._fetch_now.eq(1)
 
         # Halting: a descriptor judged, or loaded and not yet launched, is dropped with the
@@ -455,13 +494,16 @@ class ChainWalker:
         `fetch_addr` on any START while idle: it is used only once asked for.)"""
         with m.If(idle_start):
             m.d.comb += self._fetch_load.eq(1)
+            # On any START, also in register mode: a descriptor judged and left by STOP or
+            # a fault is dropped (kept, it would load), and a fault is cleared (it aborts
+            # the planner, see Channel). (`next_ok` cleared in the register: `go_late` is
+            # not made while idle.)
+            m.d.sync += [self._next_valid.eq(0), self._next_ok.eq(0),
+                         self._desc_faulted.eq(0)]
         with m.If(starting):
             m.d.comb += self._fetch_now.eq(1)
-            # (`next_ok` cleared in the register: `go_late` is not made while idle.)
-            m.d.sync += [self._regs["STATUS", "BUSY"].eq(1), self._next_valid.eq(0),
-                         self._next_ok.eq(0),
-                         self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0),
-                         self._desc_faulted.eq(0)]
+            m.d.sync += [self._regs["STATUS", "BUSY"].eq(1),
+                         self._ended.eq(0), self._wb_busy.eq(0), self._refetch.eq(0)]
             m.d.comb += self._clear.eq(1)
 
     def complete(self, m, *, raise_done):
@@ -479,7 +521,6 @@ class ChainWalker:
         head = self._head
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting = self._halting
-        loaded, checked = self._loaded, self._checked
 
         # --- Write-back, in order, of each descriptor whose writes are all acknowledged.
         wb = channel.writeback
@@ -514,7 +555,7 @@ class ChainWalker:
         # first: neither can then (a fault or STOP stops dispatching; a stale fetch stays
         # `fetching` until made again; a prefetch, asked for a cycle after its dispatch,
         # comes while the queue holds the descriptor dispatched).
-        dispatching = loaded | checked
+        dispatching = self._loaded | self._checked
         halted = Signal()
         m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0) & ~self._clean_end)
         was_settled = Signal()

@@ -314,9 +314,6 @@ class Channel(Elaboratable):
             m.d.comb += [t.src.eq(src), t.dst.eq(dst)]
         m.d.comb += [
             t.src_fixed.eq(src_fixed), t.dst_fixed.eq(dst_fixed),
-            # Halting: drop what is not yet emitted; drop our queued data after an error.
-            # (Gated by BUSY: the code of the previous run is still there at START.)
-            planner.abort.eq(halting),
         ]
         # Registered: the mover looks it up by channel number on its write-issue path.
         m.d.sync += self.discard.eq(halting & (from_bus | (err_code != ErrorCode.ABORTED)))
@@ -372,12 +369,22 @@ class Channel(Elaboratable):
         m.d.comb += restart.eq(self._in_run & drained & cyclic & ~bad & ~halting)
         m.d.sync += rearm.eq(restart)
         start_plain = idle_start & ~regs["CTRL", "SG"]
-        again = rearm
+        launch_plain = (start & ~regs["CTRL", "SG"] & idle_plain) | \
+            (self._plain & rearm & ~halting)
+        trigger = start_plain | rearm
+        # Halting: drop what is not yet emitted (our queued data is dropped after an error,
+        # `discard`); so is a descriptor launched before its verdict failed it.
+        abort = halting
         if sg is not None:
-            again |= sg._checked
-        m.d.comb += [self._trigger.eq(start_plain | again),
-                     go_plain.eq((start & ~regs["CTRL", "SG"] & idle_plain) |
-                                 (self._plain & again & ~halting))]
+            abort |= sg._desc_faulted
+            # A descriptor's plain launch comes from the chain (before its verdict, see
+            # there); a paced one's when it is checked, through the pacer.
+            sg_go = self._plain & sg.go
+            launch_plain |= sg_go
+            trigger |= sg._checked | sg_go
+            m.d.comb += planner.wait.eq(sg.wait)
+        m.d.comb += [self._trigger.eq(trigger), go_plain.eq(launch_plain),
+                     planner.abort.eq(abort)]
 
         # Outside the state machine (before it: its decisions come after), while BUSY: STOP,
         # and the first reason to halt, which wins; later faults of the same run are dropped.

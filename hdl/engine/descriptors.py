@@ -8,7 +8,7 @@ from ..descriptor import WRITEBACK_BYTES, WRITEBACK_OFFSET, Descriptor, Writebac
 from ..memport import ReadPortSignature, WritePortSignature
 
 
-__all__ = ["FETCH_BYTES", "FetchBeat", "FetchEvent", "WritebackRequest", "WritebackEvent",
+__all__ = ["FETCH_BYTES", "FetchPlan", "FetchBeat", "FetchEvent", "WritebackRequest", "WritebackEvent",
            "DescriptorUnit"]
 
 _WRITEBACK_BITS = WRITEBACK_BYTES * 8
@@ -16,21 +16,69 @@ _WRITEBACK_BITS = WRITEBACK_BYTES * 8
 FETCH_BYTES = data.Layout.cast(Descriptor)["bytes"].offset // 8
 
 
+class FetchPlan:
+    """The read bursts of a fetch, for a bus ``data_width`` bits wide.
+
+    The transfer fields (SRC to CTRL) come first, then NEXT, then STATUS, each part in whole
+    beats (a beat shared with an earlier part comes with it): a channel loads its registers
+    as CTRL arrives and judges the descriptor as STATUS does, and the planner has the
+    transfer three beats before the verdict on a 32-bit bus (see chain.py), instead of one.
+    Contiguous parts go in one burst.
+
+    Attributes
+    ----------
+    beats : int
+        Beats in a fetch.
+    order : list of int
+        The descriptor beat (offset / beat bytes) of each beat of the fetch, in arrival order.
+    bursts : list of (int, int)
+        The bursts, in order: the offset of the first byte and the beats.
+    ctrl_arrival : int
+        Where in the fetch the beat with CTRL comes.
+    """
+
+    def __init__(self, data_width):
+        layout = data.Layout.cast(Descriptor)
+        beat_bits = data_width
+
+        def beats_of(first, last):             # the beats over bits [first, last)
+            return range(first // beat_bits, (last - 1) // beat_bits + 1)
+
+        ctrl_end = layout["ctrl"].offset + layout["ctrl"].width
+        order = []
+        for part in (beats_of(layout["src"].offset, ctrl_end),
+                     beats_of(layout["next"].offset, layout["src"].offset),
+                     beats_of(layout["status"].offset, FETCH_BYTES * 8)):
+            order += [b for b in part if b not in order]
+        self.order = order
+        self.beats = len(order)
+        self.ctrl_arrival = order.index((ctrl_end - 1) // beat_bits)
+        self.bursts = []
+        for b in order:
+            if self.bursts and self.bursts[-1][0] + self.bursts[-1][1] == b:
+                self.bursts[-1][1] += 1
+            else:
+                self.bursts.append([b, 1])
+        self.bursts = [(first * beat_bits // 8, n) for first, n in self.bursts]
+        assert order[-1] == layout["status"].offset // beat_bits
+
+
 def _channel_shape(channels):
     return unsigned(max(1, (channels - 1).bit_length()))
 
 
 def FetchBeat(data_width):
-    """One beat of a fetch: ``index`` counts the beats from the descriptor's first byte;
-    ``err`` is the bus's answer to it; ``last`` ends the fetch, ``penultimate`` comes before
-    the last; ``nonzero`` has a bit per 32-bit word of ``data``, set when the word is not 0.
-    (The last two spare the channels a compare and a wide OR behind the beat's register.)
-    ``ctrl_in``, ``ends`` and ``ends_owned`` are for the channel the beat is routed to (its
-    bit of :func:`FetchEvent`'s): the beat with CTRL, the one before the last, came without
-    a bus error; the beat is the last; the last came without a bus error and with STATUS.DONE
-    clear. Each is a flip-flop, so that the channel's decisions on them (its registers' load
-    enable, a descriptor's verdict) start from one flip-flop, not from the event's compare."""
-    beats = -(-FETCH_BYTES * 8 // data_width)
+    """One beat of a fetch: ``index`` counts the beats in the order they come (see
+    :class:`FetchPlan` for the descriptor's beat each is); ``err`` is the bus's answer to it;
+    ``last`` ends the fetch, ``penultimate`` comes before the last; ``nonzero`` has a bit per
+    32-bit word of ``data``, set when the word is not 0. (The last two spare the channels a
+    compare and a wide OR behind the beat's register.) ``ctrl_in``, ``ends`` and
+    ``ends_owned`` are for the channel the beat is routed to (its bit of
+    :func:`FetchEvent`'s): the beat with CTRL came without a bus error; the beat is the last
+    (STATUS); the last came without a bus error and with STATUS.DONE clear. Each is a
+    flip-flop, so that the channel's decisions on them (its registers' load enable, a
+    descriptor's verdict) start from one flip-flop, not from the event's compare."""
+    beats = FetchPlan(data_width).beats
     return data.StructLayout({"index": range(beats), "data": unsigned(data_width),
                               "err": unsigned(1), "last": unsigned(1),
                               "penultimate": unsigned(1),
@@ -68,8 +116,9 @@ def WritebackEvent(channels):
 class DescriptorUnit(wiring.Component):
     """Serves the channels' descriptor traffic, one fetch and one write-back at a time.
 
-    A fetch is one read burst over bytes 0x00-0x23, NEXT to STATUS (whole beats: on wider
-    buses up to 0x27, or 0x2F on a 128-bit one, whose extra bytes are ignored). A write-back
+    A fetch reads bytes 0x00-0x23, NEXT to STATUS, in whole beats (on wider buses up to
+    0x27, or 0x2F on a 128-bit one, whose extra bytes are ignored), in the bursts of
+    :class:`FetchPlan`: the transfer fields first, STATUS last. A write-back
     is one 8-byte write at 0x20: two beats on a 32-bit bus, one beat with byte enables on
     wider ones. The beats of a fetch, and the end of a write-back, are events broadcast to
     the channels, which only ask when they can take the answer, so the events need no
@@ -103,7 +152,7 @@ class DescriptorUnit(wiring.Component):
     def __init__(self, *, addr_width, data_width, channels):
         self._addr_width = addr_width
         self._data_width = data_width
-        self._read_beats = -(-FETCH_BYTES * 8 // data_width)
+        self._plan = FetchPlan(data_width)
         super().__init__({
             "fetch_now": In(channels),
             "fetch_addr": In(data.ArrayLayout(unsigned(addr_width), channels)),
@@ -123,11 +172,14 @@ class DescriptorUnit(wiring.Component):
     def _fetcher(self, m):
         cmd, r = self.read.cmd, self.read.r
         channels = len(self.fetch_now)
-        # From a grant to the last beat; the command is shown from the grant until taken.
+        plan = self._plan
+        # From a grant to the last beat; the commands are shown from the grant until taken,
+        # one burst of the plan after the other (`burst`).
         busy = Signal()
         shown = Signal()
+        burst = Signal(range(len(plan.bursts)))
         channel = Signal.like(self.fetched.channel, reset_less=True)
-        index = Signal(range(self._read_beats))
+        index = Signal(range(plan.beats))
         # Requests not yet granted, and those asking now; the first after the one granted
         # last wins. (Granted only when no fetch is under way: one asked for during one
         # goes out a cycle after it ends, which only a second channel's request meets.)
@@ -143,22 +195,33 @@ class DescriptorUnit(wiring.Component):
                             m.d.comb += winner.eq(c)
         grant = ~busy & asking.any()
         m.d.sync += pending.eq(asking & ~Cat(grant & (winner == n) for n in range(channels)))
+        # The granted channel's address, from its register (stable until its fetch ends);
+        # a descriptor is 64-byte aligned, so a burst's offset is ORed in, no adder.
+        offset = Signal(range(FETCH_BYTES))
+        beats = Signal(range(plan.beats + 1))
+        with m.Switch(burst):
+            for k, (first, n) in enumerate(plan.bursts):
+                with m.Case(k):
+                    m.d.comb += [offset.eq(first), beats.eq(n)]
         m.d.comb += [
             cmd.valid.eq(shown),
-            # The granted channel's address, from its register (stable until its fetch ends).
-            cmd.payload.addr.eq(self.fetch_addr[channel]),
-            cmd.payload.beats.eq(self._read_beats),
+            cmd.payload.addr.eq(self.fetch_addr[channel] | offset),
+            cmd.payload.beats.eq(beats),
+            cmd.payload.more.eq(burst != len(plan.bursts) - 1),
             r.ready.eq(busy),
         ]
-        with m.If(cmd.ready):
-            m.d.sync += shown.eq(0)
+        with m.If(cmd.valid & cmd.ready):
+            m.d.sync += burst.eq(burst + 1)
+            with m.If(burst == len(plan.bursts) - 1):
+                m.d.sync += [shown.eq(0), burst.eq(0)]
         with m.If(grant):
             m.d.sync += [busy.eq(1), shown.eq(1), channel.eq(winner), last.eq(winner)]
-        # The beat count goes back to 0 with the last beat, ready for the next fetch (not
-        # on the grant: its enable stays off the requests' path).
+        # The beat count goes back to 0 with the fetch's last beat, ready for the next fetch
+        # (not on the grant: its enable stays off the requests' path).
+        ends = index == plan.beats - 1
         with m.If(r.valid & r.ready):
             m.d.sync += index.eq(index + 1)
-            with m.If(r.payload.last):
+            with m.If(ends):
                 m.d.sync += [busy.eq(0), index.eq(0)]
         # The beats go out registered: the channels keep fields and judge the descriptor
         # from flip-flops, not through the read port's routing of R.
@@ -169,8 +232,8 @@ class DescriptorUnit(wiring.Component):
         m.d.sync += [
             self.fetched.valid.eq(r.valid & r.ready), self.fetched.channel.eq(channel),
             beat.index.eq(index), data_q.eq(r.payload.data), beat.err.eq(r.payload.err),
-            beat.last.eq(r.payload.last),
-            beat.penultimate.eq(index == self._read_beats - 2),
+            beat.last.eq(ends),
+            beat.penultimate.eq(index == plan.beats - 2),
             nonzero.eq(Cat(r.payload.data.word_select(j, 32).any() for j in range(words))),
         ]
         m.d.comb += [beat.data.eq(data_q), beat.nonzero.eq(nonzero)]
@@ -183,10 +246,10 @@ class DescriptorUnit(wiring.Component):
             ours = beat_in & (channel == n)
             m.d.sync += [
                 self.fetched.ours[n].eq(ours),
-                self.fetched.ctrl_in[n].eq(ours & (index == self._read_beats - 2) &
+                self.fetched.ctrl_in[n].eq(ours & (index == plan.ctrl_arrival) &
                                            ~r.payload.err),
-                self.fetched.ends[n].eq(ours & r.payload.last),
-                self.fetched.ends_owned[n].eq(ours & r.payload.last & ~r.payload.err &
+                self.fetched.ends[n].eq(ours & ends),
+                self.fetched.ends_owned[n].eq(ours & ends & ~r.payload.err &
                                               ~r.payload.data[done_bit]),
             ]
 

@@ -116,6 +116,9 @@ class BurstPlanner(wiring.Component):
         judged a cycle before ``go``.
     go : In(1)
         Start planning the transfer taken; ignored unless idle.
+    wait : In(1)
+        Hold the bursts back (a scatter-gather descriptor launched before its verdict):
+        sized, and offered once it falls, unless ``abort`` drops them first.
     bursts : Out(stream of Burst)
     abort : In(1)
         Drop the bursts not yet emitted (the one on ``bursts`` is still delivered).
@@ -145,6 +148,7 @@ class BurstPlanner(wiring.Component):
             "transfer": In(Transfer(addr_width, len_width, streams, paced)),
             "hold": In(1),
             "go": In(1),
+            "wait": In(1),
             "bursts": Out(stream.Signature(Burst(addr_width, beat_shift=beat_shift,
                                                  unaligned=unaligned, streams=streams))),
             "abort": In(1),
@@ -370,6 +374,9 @@ class BurstPlanner(wiring.Component):
             m.d.sync += [beats.eq(Mux(a_least, a, Mux(b_before_c, b, c))),
                          state.end.eq(end), piece_ends.eq(piece_end), step.eq(2)]
             m.d.comb += offer.eq(1)
+            with m.If(self.wait):                   # sized again next cycle
+                m.d.sync += step.eq(1)
+                m.d.comb += offer.eq(0)
             if unaligned:
                 ra, rb, rc = bound_reads
                 chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))

@@ -119,7 +119,8 @@ class ReadPortArbiter(_PortArbiter):
     the descriptor that the next transfer waits for goes out first. The last port's
     command is taken at once, whatever the others ask and whether the bus takes it: when
     it cannot go straight through, it waits in a register (``ready`` then stays low until
-    it has left), and goes before any new command of the other ports. A command on
+    it has left), and goes before any new command of the other ports but one that follows
+    a command with ``more`` (the rest of a descriptor fetch). A command on
     ``out.cmd`` that is not taken stays there until it is, whatever the other ports ask.
 
     Responses come back in command order (one AXI ID; Wishbone answers in order), so a FIFO
@@ -224,8 +225,11 @@ class ReadPortArbiter(_PortArbiter):
         parked_next = Signal()
         m.d.comb += [held_other_next.eq(cmd.valid & ~cmd.ready & show_other),
                      parked_next.eq((parked | through.valid) & ~(~show_other & go))]
+        # (And after a command of theirs with `more`: the next one follows it.)
         m.d.sync += [held_other.eq(held_other_next), held_winner.eq(pick),
-                     parked.eq(parked_next), other_turn.eq(held_other_next | ~parked_next)]
+                     parked.eq(parked_next),
+                     other_turn.eq(held_other_next | ~parked_next |
+                                   (show_other & go & cmd.payload.more))]
         with m.If(~parked):
             m.d.sync += parked_cmd.eq(through_payload)
 

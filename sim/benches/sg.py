@@ -414,7 +414,9 @@ async def descriptor_errors(dut):
 @cocotb.test()
 async def stop_and_abort_mid_chain(dut):
     """STOP halts at a descriptor boundary (DONE); ABORT at a burst boundary (ABORTED).
-    Descriptors written back are complete; the others are not written back."""
+    Descriptors written back are complete; the others are not written back. Then a
+    register-mode copy on the channel moves its own bytes only: nothing fetched for the
+    chain before it halted is loaded or launched."""
     h = await Harness.create(dut, backpressure=0.2)
     drv, beat = h.driver, h.config.beat_bytes
     for action in ("stop", "abort"):
@@ -445,6 +447,16 @@ async def stop_and_abort_mid_chain(dut):
                     for k in range(d.length):
                         assert got[k] in (before[d.dst + k], before[d.src + k]), \
                             f"abort: garbage at {d.dst + k:#x}"
+        await drv.write("IRQ_STATUS", 0b111, 0)
+        src, dst, length = SRC + 0x70000, DST + 0x70000, 64 * beat
+        h.fill(src, length)
+        expected = h.snapshot()
+        expected[dst:dst + length] = expected[src:src + length]
+        await drv.copy(0, src, dst, length)
+        status = await drv.wait_idle(0)
+        assert status.done and not status.error, (action, status)
+        assert await drv.read("COMPLETED", 0) == 1, action
+        assert h.snapshot() == expected, f"{action}, then a copy: memory differs"
         await drv.write("IRQ_STATUS", 0b111, 0)
         await h.finish()
 
