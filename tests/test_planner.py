@@ -286,3 +286,37 @@ def test_descriptor_launched_two_cycles_after_its_load(unaligned):
             check_unaligned(t, bursts, beat_shift=2, max_burst=16)
         else:
             check(t, bursts, beat_shift=2, max_burst=16)
+
+
+@pytest.mark.parametrize("passes", [True, False])
+def test_wait_holds_the_first_burst_until_the_verdict(passes):
+    """A descriptor launched before its verdict (chain.py): with ``wait`` high, the first
+    burst is sized but not offered, however long the verdict takes; once ``wait`` falls it
+    is offered as planned. If the verdict fails, ``abort`` drops the transfer instead:
+    nothing is offered and the planner goes idle."""
+    dut = BurstPlanner(addr_width=32, len_width=32, beat_shift=2, max_burst=16)
+    t = dict(src=0xFF0, dst=0x2000, length=256, src_fixed=0, dst_fixed=0)
+
+    async def bench(ctx):
+        ctx.set(dut.bursts.ready, 1)
+        ctx.set(dut.wait, 1)
+        await start(ctx, dut, t)
+        for _ in range(12):
+            assert not ctx.get(dut.bursts.valid)
+            assert not ctx.get(dut.idle)
+            await ctx.tick()
+        if passes:
+            ctx.set(dut.wait, 0)
+            b = await receive(ctx, dut.bursts)
+            assert (b.src, b.dst, b.beats) == (0xFF0, 0x2000, 4)    # to the source's page end
+        else:
+            ctx.set(dut.abort, 1)
+            await ctx.tick()
+            ctx.set(dut.abort, 0)
+            ctx.set(dut.wait, 0)
+            for _ in range(6):
+                assert not ctx.get(dut.bursts.valid)
+                await ctx.tick()
+            assert ctx.get(dut.idle)
+
+    simulate(dut, bench)

@@ -246,6 +246,41 @@ def test_read_port_0_first_and_a_shown_command_stays():
     sim.run()
 
 
+def test_read_port_0_keeps_its_turn_for_a_command_with_more():
+    """A command of port 0 with ``more`` (a descriptor fetch's bursts): its next command
+    goes before port 1's waiting one; the one without ``more`` gives the turn back."""
+    dut = ReadPortArbiter(addr_width=32, data_width=32, ports=2, outstanding=4)
+
+    async def bench(ctx):
+        ctx.set(dut.out.cmd.ready, 1)
+        ctx.set(dut.in0.cmd.payload, dict(addr=0x108, beats=6, fixed=0, more=1))
+        ctx.set(dut.in0.cmd.valid, 1)
+        ctx.set(dut.in1.cmd.payload, dict(addr=0x400, beats=16, fixed=0))
+        ctx.set(dut.in1.cmd.valid, 1)
+        shown = []
+        for cmd in [dict(addr=0x100, beats=2, fixed=0, more=1),
+                    dict(addr=0x120, beats=1, fixed=0, more=0), None, None]:
+            assert ctx.get(dut.out.cmd.valid)
+            shown.append(ctx.get(dut.out.cmd.payload.addr))
+            took_in0 = ctx.get(dut.in0.cmd.valid) and ctx.get(dut.in0.cmd.ready)
+            took_in1 = ctx.get(dut.in1.cmd.valid) and ctx.get(dut.in1.cmd.ready)
+            await ctx.tick()
+            if took_in1:
+                ctx.set(dut.in1.cmd.valid, 0)       # (handed over: it waits in a register)
+            if took_in0:
+                if cmd is None:
+                    ctx.set(dut.in0.cmd.valid, 0)
+                else:
+                    ctx.set(dut.in0.cmd.payload, cmd)
+        assert shown[:3] == [0x108, 0x100, 0x120], [hex(a) for a in shown]
+        assert 0x400 in shown[3:]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 # --- Writes ----------------------------------------------------------------------------------
 
 def write_err(addr):
