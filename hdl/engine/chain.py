@@ -350,6 +350,9 @@ class ChainWalker:
         checked_more = Signal()
         fetch_go = Signal()                 # a prefetch, or a stale fetch again, asked for
         m.d.sync += fetch_go.eq(0)
+        after_read = Signal()               # a prefetch asked for once a burst is handed over
+        bursts = channel.planner.bursts
+        handed = bursts.valid & bursts.ready
         # Whether a descriptor may be loaded: registered (but for halting), so that the
         # registers' wide load enable sees one flip-flop for it. A cycle late for the
         # planner and the queue coming free; never late to stop a load: a load, STOP and
@@ -452,9 +455,18 @@ class ChainWalker:
                 # Prefetch as it is planned, never past LAST. (The next descriptor's fields
                 # replace this one's in `nxt` from here on.)
                 # Asked for a cycle later, from a flip-flop (`fetch_go`): off the path of
-                # the unit's grant; the fetch is ahead of need anyway.
+                # the unit's grant; the fetch is ahead of need anyway. With none in flight
+                # and a source in memory, only once the planner hands over a burst (now at
+                # the earliest; else `after_read`): the descriptor's first read goes before
+                # the fetch's bursts, which the read port keeps in a row. (A stream source
+                # reads nothing, and its first burst waits for the stream.)
                 with m.If(checked_more):
-                    m.d.sync += fetch_go.eq(1)
+                    with m.If(self._queued | handed | pushed.src_stream):
+                        m.d.sync += fetch_go.eq(1)
+                    with m.Else():
+                        m.d.sync += after_read.eq(1)
+        with m.If(after_read & handed):
+            m.d.sync += [after_read.eq(0), fetch_go.eq(1)]
         # Its address is loaded now, even for a descriptor refused or halting (no fetch
         # is under way then, and none is made: the next START loads DESC): the enable of
         # `fetch_addr` sees one flip-flop, not the checks.
@@ -477,7 +489,8 @@ class ChainWalker:
         # so is a fetch to make again.
         with m.If(halting):
             m.d.sync += [self._next_valid.eq(0), loaded.eq(0), checked.eq(0),
-                         checked_more.eq(0), awaiting.eq(0), self._refetch.eq(0)]
+                         checked_more.eq(0), awaiting.eq(0), self._refetch.eq(0),
+                         after_read.eq(0)]
             m.d.comb += self._next_ok_d.eq(0)
             # A stale fetch not yet made again is not under way (it stays `fetching`).
             with m.If(self._refetch):
