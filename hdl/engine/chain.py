@@ -35,11 +35,12 @@ class ChainWalker:
     events and state machine): :meth:`begin` runs in the channel's IDLE state on START,
     :meth:`run` in its SG state, the rest always. See docs/architecture.md.
 
-    The fetched beats come from the descriptor unit's flip-flops, a cycle after the bus. To
-    launch a descriptor no later for it, a descriptor whose transfer fields are in (with the
-    beat carrying CTRL, the one before STATUS) is loaded into the registers at once when
-    the planner is free, before its verdict (the last beat); it is launched only once the
-    verdict says it may run.
+    The fetched beats come from the descriptor unit's flip-flops, a cycle after the bus, the
+    transfer fields first (see FetchPlan). To launch a descriptor no later for it, a
+    descriptor whose transfer fields are in (with the beat carrying CTRL) is loaded into the
+    registers at once when the planner is free, and launched a cycle after they show it,
+    before its verdict (the last beat, STATUS): the planner offers no burst until the
+    verdict says it may run, and drops the transfer if it may not.
 
     Parameters
     ----------
