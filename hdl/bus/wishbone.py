@@ -17,8 +17,9 @@ CTI_INCREMENT = 0b010
 CTI_END = 0b111
 
 # Bursts accepted and not yet answered in full (the one being strobed and the ones whose
-# responses are still coming). Two let one burst's responses drain while the next is strobed.
-IN_FLIGHT = 2
+# responses are still coming). Two let one burst's responses drain while the next is strobed;
+# three keep a descriptor fetch's short bursts (see engine/descriptors.py) back to back.
+IN_FLIGHT = 3
 
 
 class WishboneAdapter(wiring.Component):
