@@ -102,6 +102,9 @@ class ChainWalker:
         # last (below). Only those two beats are taken from the bus beat as it comes, each
         # picked by a flip-flop of the unit.
         self._fields_in = fields_in = beat.ctrl_in
+        # (On a 128-bit bus CTRL comes in the beat before the last: `fields_in` picks it for
+        # both, which differs from `take & penultimate` only on a bus error, which fails
+        # the verdict anyway.)
         picked = {plan.beats - 2: take & beat.penultimate, plan.ctrl_arrival: fields_in}
         self._arriving = arriving = Signal(Descriptor)
         m.d.comb += arriving.eq(nxt)
@@ -333,7 +336,8 @@ class ChainWalker:
         and the planner see them a cycle later, as after a register write (`checked`), then
         plan it. A descriptor is loaded when the planner is free: once judged (`next_valid`),
         or as its transfer fields are in (`fields_in`) if nothing says yet that it cannot
-        run; then it waits in `loaded` for its verdict.
+        run; then it waits in `loaded` for its verdict, launched meanwhile if plain (`go`,
+        the planner's first burst held back by `wait`).
 
         Outside the channel's state machine, so that its decisions do not wait on the
         state; nothing here acts outside a run: beats come only for a fetch, which a run
@@ -351,7 +355,7 @@ class ChainWalker:
         checked_more = Signal()
         fetch_go = Signal()                 # a prefetch, or a stale fetch again, asked for
         m.d.sync += fetch_go.eq(0)
-        after_read = Signal()               # a prefetch asked for once a burst is handed over
+        after_handover = Signal()           # a prefetch asked for once a burst is handed over
         bursts = channel.planner.bursts
         handed = bursts.valid & bursts.ready
         # Whether a descriptor may be loaded: registered (but for halting), so that the
@@ -394,9 +398,9 @@ class ChainWalker:
         # if the descriptor cannot run (a fault aborts it, see Channel). So a descriptor
         # loaded early, as its transfer fields come, launches as its verdict does.
         fresh = Signal()                    # the registers show it first
-        launch = Signal()
-        m.d.sync += [fresh.eq(real_load), launch.eq(fresh)]
-        self.go = launch & ~desc_faulted & ~halting
+        go_due = Signal()
+        m.d.sync += [fresh.eq(real_load), go_due.eq(fresh)]
+        self.go = go_due & ~desc_faulted & ~halting
         self.wait = awaiting & ~self._verdict_ok
         ch, arriving = self._channel, self._arriving
         values = {("LEN", "VALUE"): arriving.len}
@@ -415,13 +419,15 @@ class ChainWalker:
         # at once (`prefetch`): launched before its verdict, its first read would otherwise
         # go before that fetch, and a chain of short descriptors would wait for each fetch
         # behind the data before it. (With none in flight its read goes first: nothing
-        # waits behind it, and a chain's first descriptor starts sooner.) A flip-flop
-        # says whether it may, a cycle ahead (from CTRL as it is loaded: the verdict may
-        # come as the registers show it), so `prefetch` is a LUT of flip-flops.
+        # waits behind it, and a chain's first descriptor starts sooner.) Never past a
+        # descriptor the transfer checks refuse. A flip-flop says whether it may, a cycle
+        # ahead, from the registers: not in the cycle they show it (a verdict then, on a
+        # 128-bit bus, leaves the prefetch to `checked`), so `prefetch` is a LUT of
+        # flip-flops.
         verdict_ok = self._verdict_ok
         may_prefetch = Signal()
-        m.d.sync += may_prefetch.eq(
-            ~Mux(real_load, self._arriving.ctrl.last, regs["XFER", "LAST"]) & self._queued)
+        m.d.sync += may_prefetch.eq(~regs["XFER", "LAST"] & ~channel._refused &
+                                    self._queued & ~real_load)
         prefetch = self._prefetch
         m.d.comb += prefetch.eq(awaiting & verdict_ok & may_prefetch)
         with m.If(loaded & (~awaiting | verdict_ok)):
@@ -458,16 +464,16 @@ class ChainWalker:
                 # Asked for a cycle later, from a flip-flop (`fetch_go`): off the path of
                 # the unit's grant; the fetch is ahead of need anyway. With none in flight
                 # and a source in memory, only once the planner hands over a burst (now at
-                # the earliest; else `after_read`): the descriptor's first read goes before
-                # the fetch's bursts, which the read port keeps in a row. (A stream source
-                # reads nothing, and its first burst waits for the stream.)
+                # the earliest; else `after_handover`): the descriptor's first read goes
+                # before the fetch's bursts, which the read port keeps in a row. (A stream
+                # source reads nothing, and its first burst waits for the stream.)
                 with m.If(checked_more):
                     with m.If(self._queued | handed | pushed.src_stream):
                         m.d.sync += fetch_go.eq(1)
                     with m.Else():
-                        m.d.sync += after_read.eq(1)
-        with m.If(after_read & handed):
-            m.d.sync += [after_read.eq(0), fetch_go.eq(1)]
+                        m.d.sync += after_handover.eq(1)
+        with m.If(after_handover & handed):
+            m.d.sync += [after_handover.eq(0), fetch_go.eq(1)]
         # Its address is loaded now, even for a descriptor refused or halting (no fetch
         # is under way then, and none is made: the next START loads DESC): the enable of
         # `fetch_addr` sees one flip-flop, not the checks.
@@ -491,7 +497,7 @@ class ChainWalker:
         with m.If(halting):
             m.d.sync += [self._next_valid.eq(0), loaded.eq(0), checked.eq(0),
                          checked_more.eq(0), awaiting.eq(0), self._refetch.eq(0),
-                         after_read.eq(0)]
+                         after_handover.eq(0)]
             m.d.comb += self._next_ok_d.eq(0)
             # A stale fetch not yet made again is not under way (it stays `fetching`).
             with m.If(self._refetch):

@@ -182,7 +182,7 @@ class Channel(Elaboratable):
             both_streams = src_stream & dst_stream
         else:
             top_mode, both_streams = MODE_FIXED, 0
-        refused = Signal()      # the transfer in the registers cannot run
+        self._refused = refused = Signal()      # the transfer in the registers cannot run
 
         paced = regs["XFER", "REQ"]
         if cfg.req_ack:
@@ -517,10 +517,11 @@ class Channel(Elaboratable):
         # bring. A run in register mode starts on START, and again once drained if cyclic:
         # running, plain, not pacing (or its last piece acknowledged now) and none in flight
         # next (not counting a burst emitted now: that one is in flight then), with `plain`
-        # as it is now (software writes no two registers in a row). A descriptor starts two
-        # cycles after it is loaded at the earliest (chain.py: the registers show it a cycle
-        # later, the checks a cycle after that; one loaded early waits for its verdict); a
-        # paced piece when the pacer hears `req`. A hold without a `go` keeps the planner's
+        # as it is now (software writes no two registers in a row). A plain descriptor
+        # starts two cycles after it is loaded (chain.py: the registers show it a cycle
+        # later, the checks a cycle after that; one loaded early is launched then too, its
+        # first burst held back until its verdict); a paced one once checked, its pieces
+        # when the pacer hears `req`. A hold without a `go` keeps the planner's
         # state a cycle longer; a paced transfer's first piece is held only from two cycles
         # after its launch (see ReqAckPacer).
         none_next = Mux(self.retire_valid, one_inflight, none_inflight)    # (none emitted)
@@ -530,10 +531,8 @@ class Channel(Elaboratable):
             hold_next |= self._pacer.may_go_next
         if cfg.sg:
             # From the cycle after the registers show a descriptor (the planner takes it
-            # then) until its `go`: while the walker has it loaded, also while a descriptor
-            # loaded early waits for its verdict (a hold that ended before the `go` let
-            # the planner take the length again, its partial beats not folded in: a
-            # descriptor shorter than a beat then planned no burst).
+            # then) while the walker has it loaded: through its `go` (and, for one loaded
+            # early, until its verdict, which does no harm once planning).
             hold_next |= sg._loaded
         held = Signal()                 # (and in the cycle after `go`)
         # A paced piece's `go` comes only where `may_go_next` held it: only the plain launch

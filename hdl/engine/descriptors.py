@@ -8,8 +8,8 @@ from ..descriptor import WRITEBACK_BYTES, WRITEBACK_OFFSET, Descriptor, Writebac
 from ..memport import ReadPortSignature, WritePortSignature
 
 
-__all__ = ["FETCH_BYTES", "FetchPlan", "FetchBeat", "FetchEvent", "WritebackRequest", "WritebackEvent",
-           "DescriptorUnit"]
+__all__ = ["FETCH_BYTES", "FetchPlan", "FetchBeat", "FetchEvent", "WritebackRequest",
+           "WritebackEvent", "DescriptorUnit"]
 
 _WRITEBACK_BITS = WRITEBACK_BYTES * 8
 #: A fetch reads up to STATUS: BYTES (the last field) is the hardware's own output.

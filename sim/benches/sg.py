@@ -412,6 +412,45 @@ async def descriptor_errors(dut):
 
 
 @cocotb.test()
+async def nothing_read_past_a_refused_descriptor(dut):
+    """A descriptor the transfer checks refuse (LEN 0, a reserved mode), fetched while the
+    one before it is in flight, halts the chain with BAD_DESCRIPTOR at its address, and
+    its NEXT is never read (the prefetch waits for those checks, not only for the
+    descriptor's fetch checks)."""
+    h = await Harness.create(dut)
+    drv, cfg = h.driver, h.config
+    reads = []
+
+    async def watch():
+        d = h.dut
+        while True:
+            await RisingEdge(h.clock)
+            if cfg.master == "axi4":
+                if d.m_axi__arvalid.value and d.m_axi__arready.value:
+                    reads.append(int(d.m_axi__araddr.value))
+            elif d.m_wb__stb.value and not d.m_wb__we.value and not d.m_wb__stall.value:
+                reads.append(int(d.m_wb__adr.value) << cfg.beat_shift)
+
+    watcher = cocotb.start_soon(watch())
+    unread = DESCS + 0x800
+    h.memory.write(unread, Descriptor(SRC, DST, cfg.beat_bytes, last=1).to_bytes())
+    for reason, refuse in (("LEN 0", dict(length=0)), ("a reserved mode", dict(src_mode=3))):
+        reads.clear()
+        chain = _chain(h, 2, max_beats=1)
+        addr, second = chain[1]
+        h.memory.write(addr, second.replace(next=unread, last=0, **refuse).to_bytes())
+        await drv.start_chain(0, chain[0][0])
+        status = await drv.wait_idle(0)
+        assert status.error and status.err_code == "BAD_DESCRIPTOR", (reason, status)
+        assert await drv.read("ERR_ADDR_LO", 0) == addr, reason
+        hit = [hex(a) for a in reads if unread <= a < unread + DESCRIPTOR_SIZE]
+        assert not hit, f"{reason}: the NEXT of a refused descriptor was read: {hit}"
+        await drv.write("IRQ_STATUS", 0b111, 0)
+    watcher.cancel()
+    await h.finish()
+
+
+@cocotb.test()
 async def stop_and_abort_mid_chain(dut):
     """STOP halts at a descriptor boundary (DONE); ABORT at a burst boundary (ABORTED).
     Descriptors written back are complete; the others are not written back. Then a
