@@ -277,9 +277,6 @@ class ChainWalker:
         wb = channel.writeback.payload
         m.d.comb += [wb.addr.eq(head.addr), wb.words.status.done.eq(1),
                      wb.words.status.eop.eq(self._head_eop), wb.words.bytes.eq(done.bytes)]
-        # A descriptor being dispatched: loaded into the registers, then checked (see
-        # _dispatch).
-        self._loaded, self._checked = Signal(), Signal()
         tag = slice(6, min(aw, 6 + STALE_TAG_BITS))            # above the 64-byte alignment
         in_flight = [Signal(tag.stop - tag.start, name=f"in_flight{i}", reset_less=True)
                      for i in range(COMPLETIONS)]
@@ -349,7 +346,8 @@ class ChainWalker:
         channel, regs = self._channel, self._regs
         desc_fault, desc_faulted = self._desc_fault, self._desc_faulted
         halting, awaiting = self._halting, self._awaiting
-        loaded, checked = self._loaded, self._checked
+        self._loaded = loaded = Signal()
+        self._checked = checked = Signal()
         # `checked` and not LAST, beside it: a dispatch that prefetches. The fetch request
         # (into the unit's grant, registered there) sees one flip-flop for it.
         checked_more = Signal()
@@ -573,8 +571,8 @@ class ChainWalker:
         # left from the last, has its first fetch under way and STOP and faults cleared.)
         # `settled` takes a second cycle to see whether a dispatch or a fetch started in the
         # first: neither can then (a fault or STOP stops dispatching; a stale fetch stays
-        # `fetching` until made again; a prefetch, asked for a cycle after its dispatch,
-        # comes while the queue holds the descriptor dispatched).
+        # `fetching` until made again; a prefetch is asked for while its descriptor is
+        # dispatched or in the queue).
         dispatching = self._loaded | self._checked
         halted = Signal()
         m.d.sync += halted.eq(halting & self._quiet & (self._ended == 0) & ~self._clean_end)
