@@ -98,7 +98,8 @@ def _synth(args):
     for title, build in builds:
         print(f"hauler synth: {build.key()} on {args.device}", flush=True)
         try:
-            result = synthesize(build, args.device, progress=lambda line: print(line, flush=True))
+            result = synthesize(build, args.device, seeds=args.seeds,
+                                progress=lambda line: print(line, flush=True))
         except DoesNotFit as error:
             result = error
         columns.append((title, result))
@@ -179,14 +180,17 @@ def _bytes(text):
     return int(text[:-1] if scale > 1 else text) * scale
 
 
-def _jobs(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a number of jobs, 1 or more: {text!r}")
-    return value
+def _count(what):
+    """A converter of a count of ``what``, 1 or more."""
+    def convert(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"not a number of {what}, 1 or more: {text!r}")
+        return value
+    return convert
 
 
 def _joined(values):
@@ -231,7 +235,7 @@ def _add_bench_options(parser):
     parser.add_argument("--csv", default="bench.csv", help="CSV file to write (default bench.csv)")
     parser.add_argument("--plot", default="bench.png", help="PNG plot to write (default bench.png)")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parser.add_argument("-j", "--jobs", type=_jobs, default=cores or 2,
+    parser.add_argument("-j", "--jobs", type=_count("jobs"), default=cores or 2,
                         help=f"simulations run at once, one per build and alignment (default: "
                              f"one per core, {cores or 2} here)")
     parser.add_argument("--seed", type=int, default=1,
@@ -259,6 +263,9 @@ def build_parser():
     p.add_argument("--no-compare", dest="compare", action="store_false",
                    help="synthesize only the build given; by default a build with the "
                         "realigner is reported beside the same build without it (--no-unaligned)")
+    p.add_argument("--seeds", type=_count("seeds"), default=1, metavar="N",
+                   help="place and route each build N times with different placement seeds "
+                        "and report the lowest Fmax and each seed's (default 1)")
     _add_config_options(p)
     p.set_defaults(run=_synth)
 

@@ -120,14 +120,18 @@ class SynthResult:
         Memory cells by Yosys cell type (``SB_RAM40_4K``, ``SB_SPRAM256KA``, ``DP16KD``,
         ``TRELLIS_DPR16X4``); only those used.
     fmax_mhz : float
-        Fmax nextpnr achieved on the clock after routing.
+        Fmax nextpnr achieved on the clock after routing; with several placement seeds, the
+        lowest (the figure every placement tried reaches).
     target_mhz : float
         Clock target given to nextpnr.
     critical_path : (str, str)
-        nextpnr cell names at the start and the end of the slowest register-to-register path;
-        cells of the core are named ``core.*``.
+        nextpnr cell names at the start and the end of the slowest register-to-register path
+        (of the slowest placement); cells of the core are named ``core.*``.
     workdir : Path
         Directory holding the netlists, scripts, logs and the nextpnr report.
+    fmax_by_seed : dict of int to float
+        Fmax of each placement seed tried on the same netlist (nextpnr's figure moves by a
+        few percent with the placement alone).
     """
 
     device: str
@@ -139,6 +143,11 @@ class SynthResult:
     target_mhz: float
     critical_path: tuple
     workdir: Path
+    fmax_by_seed: dict = None
+
+    def __post_init__(self):
+        if self.fmax_by_seed is None:
+            self.fmax_by_seed = {1: self.fmax_mhz}
 
     @property
     def lut_equivalents(self):
@@ -157,8 +166,16 @@ class SynthResult:
         width = max(len(name) for name, _ in rows)
         lines = [f"{self.device}: core only, pin wrapper excluded"]
         lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+        if len(self.fmax_by_seed) > 1:
+            lines.append(f"  Fmax by placement seed (the lowest above): "
+                         f"{_seeds_text(self.fmax_by_seed)}")
         lines.append(f"  critical path: {self.critical_path[0]} -> {self.critical_path[1]}")
         return "\n".join(lines)
+
+
+def _seeds_text(fmax_by_seed):
+    return ", ".join(f"{seed}: {fmax:.1f}" for seed, fmax in sorted(fmax_by_seed.items())) + \
+        " MHz"
 
 
 class PinWrapper(wiring.Component):
@@ -273,7 +290,7 @@ def not_fitting(log, device):
 
 
 def synthesize(component_factory_or_config, device, *, progress=print, workdir=None,
-               target_mhz=None, name=None):
+               target_mhz=None, name=None, seeds=1):
     """Synthesize, place and route a core; report its own area and Fmax.
 
     Parameters
@@ -293,6 +310,9 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     name : str, optional
         Names the default work directory; defaults to :meth:`Config.key` for a configuration
         and is required for a factory unless ``workdir`` is given.
+    seeds : int
+        Placements to make of the same netlist, each with a seed of its own; Fmax is the
+        lowest of them (see :class:`SynthResult`).
 
     Returns
     -------
@@ -312,6 +332,8 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(map(repr, DEVICES))}, "
                          f"not {device!r}")
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, not {seeds!r}")
     dev = DEVICES[device]
     if isinstance(component_factory_or_config, Config):
         config = component_factory_or_config
@@ -359,14 +381,17 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     stat = json.loads((workdir / "stat.json").read_text())
     cells = stat["modules"]["\\" + _CORE_MODULE]["num_cells_by_type"]
 
+    def place_and_route(seed, report, log="nextpnr.log"):
+        run_tool([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
+                  "--timing-allow-fail", "--report", report, "--seed", str(seed)],
+                 log=workdir / log, cwd=workdir)
+
     step(f"placing and routing ({Path(nextpnr).name})")
     # Near the device's size, nextpnr's placer may fail to legalise one placement and not
     # another: a few seeds are tried before giving up.
     for seed in range(1, _PLACEMENT_SEEDS + 1):
         try:
-            run_tool([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
-                  "--timing-allow-fail", "--report", "report.json", "--seed", str(seed)],
-                 log=workdir / "nextpnr.log", cwd=workdir)
+            place_and_route(seed, "report.json")
             break
         except ToolError:
             misfit, may_fit = not_fitting(workdir / "nextpnr.log", device)
@@ -375,12 +400,27 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
             if not may_fit or seed == _PLACEMENT_SEEDS:
                 raise misfit from None
             step(f"no legal placement at this density; placing again (seed {seed + 1})")
+    reports = {seed: "report.json"}
+    for more in range(seed + 1, seed + seeds):
+        step(f"placing and routing again (seed {more})")
+        try:
+            place_and_route(more, f"report-seed{more}.json", f"nextpnr-seed{more}.log")
+            reports[more] = f"report-seed{more}.json"
+        except ToolError:
+            # A placement that cannot be legalised loses only its own figure.
+            if not_fitting(workdir / f"nextpnr-seed{more}.log", device)[0] is None:
+                raise
+            step(f"no legal placement at seed {more}; left out")
 
-    report = json.loads((workdir / "report.json").read_text())
-    # The wrapper makes `clk` the only clock; I/O paths (`<async>`) are not the core's.
-    fmax = min(clock["achieved"] for clock in report["fmax"].values())
-    path = next(path["path"] for path in report["critical_paths"]
-                if "<async>" not in (path["from"], path["to"]))
+    fmax_by_seed, paths = {}, {}
+    for seed, name in reports.items():
+        report = json.loads((workdir / name).read_text())
+        # The wrapper makes `clk` the only clock; I/O paths (`<async>`) are not the core's.
+        fmax_by_seed[seed] = min(clock["achieved"] for clock in report["fmax"].values())
+        paths[seed] = next(path["path"] for path in report["critical_paths"]
+                           if "<async>" not in (path["from"], path["to"]))
+    slowest = min(fmax_by_seed, key=fmax_by_seed.get)
+    path = paths[slowest]
     step("done")
 
     return SynthResult(
@@ -389,10 +429,11 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
         carries=sum(cells.get(cell, 0) for cell in dev.carry_cells),
         ffs=sum(count for cell, count in cells.items() if cell.startswith(dev.ff_prefix)),
         ram_blocks={cell: cells[cell] for cell in dev.ram_cells if cells.get(cell)},
-        fmax_mhz=fmax,
+        fmax_mhz=fmax_by_seed[slowest],
         target_mhz=target_mhz,
         critical_path=(path[0]["from"]["cell"], path[-1]["to"]["cell"]),
         workdir=workdir,
+        fmax_by_seed=fmax_by_seed,
     )
 
 
@@ -460,6 +501,8 @@ def format_side_by_side(device, columns):
               for row in [header, *rows]]
     for title, r in columns:
         if isinstance(r, SynthResult):
+            if len(r.fmax_by_seed) > 1:
+                lines.append(f"  Fmax by placement seed, {title}: {_seeds_text(r.fmax_by_seed)}")
             lines.append(f"  critical path, {title}: {r.critical_path[0]} -> "
                          f"{r.critical_path[1]}")
     if both:

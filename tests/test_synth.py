@@ -121,6 +121,27 @@ def test_progress_and_format(synthesized):
     assert re.search(rf"^  Fmax +{result.fmax_mhz:.1f} MHz \(target ", text, re.M)
 
 
+def test_several_placement_seeds(tmp_path):
+    lines = []
+    result = synthesize(Standin, "ice40-up5k", progress=lines.append, workdir=tmp_path, seeds=2)
+    # Each seed is a placement of its own, with its own report; the lowest Fmax stands.
+    assert set(result.fmax_by_seed) == {1, 2}
+    assert result.fmax_mhz == min(result.fmax_by_seed.values())
+    for seed, name in ((1, "report.json"), (2, "report-seed2.json")):
+        report = json.loads((tmp_path / name).read_text())
+        assert result.fmax_by_seed[seed] == min(c["achieved"] for c in report["fmax"].values())
+    assert [line.split("] ", 1)[1] for line in lines][-2:] == [
+        "placing and routing again (seed 2)", "done"]
+    assert re.search(r"^  Fmax by placement seed \(the lowest above\): 1: [\d.]+, 2: [\d.]+ MHz$",
+                     result.format(), re.M)
+
+
+@pytest.mark.parametrize("seeds", [0, -1, 1.5])
+def test_seeds_must_be_a_positive_integer(seeds):
+    with pytest.raises(ValueError, match=rf"^seeds must be a positive integer, not {seeds}$"):
+        synthesize(Standin, "ice40-up5k", workdir=".", seeds=seeds)
+
+
 def test_unknown_device():
     with pytest.raises(ValueError, match=r"^device must be one of 'ice40-up5k', 'ecp5-85f', "
                                          r"not 'xc7a35t'$"):
@@ -236,15 +257,24 @@ def test_side_by_side_ice40_over_target_and_not_fitting():
     assert lines[6:] == ["  critical path, aligned only: core.a -> core.b"]
 
 
+class _Asked(list):
+    """The configurations asked for; ``seeds``, the counts of placement seeds asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.seeds = set()
+
+
 @pytest.fixture
 def fake_synthesize(monkeypatch):
     """``synthesize`` as the CLI sees it, answering at once: the configurations asked for.
     On iCE40 the build with streams does not fit."""
     import hauler.synth
-    asked = []
+    asked = _Asked()
 
-    def fake(config, device, *, progress):
+    def fake(config, device, *, progress, seeds):
         asked.append(config)
+        asked.seeds.add(seeds)
         progress("[  0.0 s] done")
         if device == "ice40-up5k" and config.streams:
             raise DoesNotFit("the design does not fit ice40-up5k: nextpnr could not place 6551 "
@@ -293,3 +323,18 @@ def test_cli_synth_reports_a_build_that_does_not_fit(fake_synthesize, capsys):
     assert re.search(r"^  LUT4 +4000 +4400 +- +\+400 \(\+10.0%\)$", captured.out, re.M)
     assert captured.err == ("hauler synth: error: the design does not fit ice40-up5k: nextpnr "
                             "could not place 6551 logic cells of 5280\n")
+
+
+def test_cli_synth_places_each_build_with_the_seeds_asked(fake_synthesize, capsys):
+    main(["synth", "--device", "ecp5-85f", "--no-compare", "--seeds", "3"])
+    assert fake_synthesize == [Config()] and fake_synthesize.seeds == {3}
+    main(["synth", "--device", "ecp5-85f", "--no-compare"])
+    assert fake_synthesize.seeds == {3, 1}
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_cli_synth_refuses_a_bad_seed_count(fake_synthesize, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        main(["synth", "--device", "ecp5-85f", "--seeds", value])
+    assert info.value.code == 2 and fake_synthesize == []
+    assert f"--seeds: not a number of seeds, 1 or more: '{value}'" in capsys.readouterr().err

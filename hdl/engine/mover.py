@@ -1,12 +1,13 @@
 """The data mover: reads bursts into a FIFO, writes them out, retires them to their channels."""
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..memport import BEATS_WIDTH, ReadPortSignature, WritePortSignature
 from .arbiter import ChannelBurst
 from .beatfifo import BeatFifo, BufferedFifo, SmallFifo
+from .planner import PAGE_BITS
 from .realigner import lanes_from, lanes_upto, merge_lanes, rotate_lanes
 
 
@@ -365,9 +366,12 @@ class DataMover(wiring.Component):
                                          if unaligned else beat_data)]
         # (The fault's fields are given whether or not there is one: only `valid` then waits
         # for the beat.)
+        # A burst never crosses a page: the beat's address is the page offset's sum alone,
+        # a carry chain of PAGE_BITS, not of the address width.
+        beat_offset = (head.src[:PAGE_BITS] + (beat_index << shift))[:PAGE_BITS]
         m.d.comb += [read_fault.valid.eq(got & beat_err), read_fault.channel.eq(head.channel),
                      read_fault.addr.eq(Mux(head.fixed, head.src,
-                                            head.src + (beat_index << shift)))]
+                                            Cat(beat_offset, head.src[PAGE_BITS:])))]
         with m.If(got):
             m.d.sync += [beat_index.eq(beat_index + 1), burst_err.eq(burst_err | beat_err)]
         # A burst wholly read is announced to the write side a cycle later, from flip-flops.
