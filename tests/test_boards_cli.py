@@ -65,7 +65,9 @@ def test_build_options_default_to_the_board(hauler):
     assert status == 0
     assert "--program" in out and "--workdir" in out and "--channels" in out
     assert "(board default: 1)" in out                       # --channels
-    assert "(board default: left out)" in out                # --no-sg
+    words = " ".join(out.split())                            # (argparse wraps the help)
+    assert "(CONFIG.SG reads 0) (board default: built)" in words
+    assert "(CONFIG.STREAMS reads 0) (board default: left out)" in words
 
 
 @pytest.mark.parametrize("argv,message", [

