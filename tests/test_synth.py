@@ -98,6 +98,15 @@ def test_area_is_the_cores_alone(synthesized):
     assert abs(result.luts - sum(cells.get(cell, 0) for cell in device.lut_cells)) <= 2
 
 
+def test_the_devices_synthesis_options_are_used(synthesized):
+    # On iCE40, -dffe_min_ce_use is what lets a dense build place at all (hdl/synth.py).
+    result, _ = synthesized
+    script = (result.workdir / "synth.ys").read_text()
+    assert f"\n{DEVICES[result.device].yosys_command} -top top\n" in script
+    if result.device == "ice40-up5k":
+        assert "synth_ice40 -dffe_min_ce_use 4 -top top" in script
+
+
 def test_timing(synthesized):
     result, _ = synthesized
     assert result.target_mhz == {"ice40-up5k": 50.0, "ecp5-85f": 150.0}[result.device]
