@@ -429,8 +429,8 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
             step(f"no legal placement at seed {more}; left out")
 
     fmax_by_seed, paths = {}, {}
-    for seed, name in reports.items():
-        report = json.loads((workdir / name).read_text())
+    for seed, report_file in reports.items():
+        report = json.loads((workdir / report_file).read_text())
         # The wrapper makes `clk` the only clock; I/O paths (`<async>`) are not the core's.
         fmax_by_seed[seed] = min(clock["achieved"] for clock in report["fmax"].values())
         paths[seed] = next(path["path"] for path in report["critical_paths"]
