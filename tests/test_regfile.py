@@ -13,6 +13,7 @@ def test_channel_block_semantics():
     m.submodules.block = block
     set_done = block.set_of("IRQ_STATUS", "DONE")
     load_desc, desc_value = block.load_of("DESC_LO", "VALUE")
+    start_next = block.pulse_next_of("CTRL", "START")
 
     async def written(ctx, name, value, strb=0xF):
         """Apply a write in this cycle, on the port the register file uses for ``name``
@@ -24,6 +25,8 @@ def test_channel_block_semantics():
         ctx.set(sel, 1 << block.index(name))
         ctx.set(data, value)
         ctx.set(lanes, strb)
+        # START's next value shows in the cycle of the write that makes it.
+        assert ctx.get(start_next) == (name == "CTRL" and value & 1 and strb & 1)
         await ctx.tick()
         ctx.set(lanes, 0)
         # Actions pulse in the next cycle, with the RW bits beside them in place.
@@ -45,6 +48,7 @@ def test_channel_block_semantics():
         assert await written(ctx, "CTRL", 0b10001) == (1, 0, 1)  # START pulses, CYCLIC stored
         await ctx.tick()
         assert ctx.get(block["CTRL", "START"]) == 0              # for one cycle only
+        assert ctx.get(start_next) == 0
         assert await read(ctx, "CTRL") == 0b10000                # W bits read 0
         assert await written(ctx, "CTRL", 0b00100, strb=0) == (0, 0, 1)   # no strobe, no pulse
         ctx.set(block["STATUS", "ERR_CODE"], 5)                  # R: driven by hardware

@@ -47,6 +47,7 @@ class RegisterBlock(Elaboratable):
         self._sets = {}
         self._loads = {}
         self._zeros = {}
+        self._pulses_next = {}
         resets = resets or {}
         for reg in registers:
             for f in reg.fields:
@@ -94,6 +95,14 @@ class RegisterBlock(Elaboratable):
             self._loads[reg, field] = (Signal(name=f"{sig.name}_load"),
                                        Signal(len(sig), name=f"{sig.name}_load_value"))
         return self._loads[reg, field]
+
+    def pulse_next_of(self, reg, field):
+        """What this action (W) field shows in the next cycle: the write being made now. For
+        logic that must register the pulse together with other terms in one flip-flop."""
+        if (reg, field) not in self._pulses_next:
+            sig = self._stored[reg, field]
+            self._pulses_next[reg, field] = Signal(len(sig), name=f"{sig.name}_next")
+        return self._pulses_next[reg, field]
 
     def zero_of(self, reg, field):
         """Whether this RW field is 0, from flip-flops kept beside it (one a byte lane, set
@@ -161,6 +170,8 @@ class RegisterBlock(Elaboratable):
                     # Registered: actions reach the channels from a flip-flop, not from the
                     # register-port decode, and the RW bits written alongside are in place.
                     m.d.sync += stored.eq(written)
+                    if (reg.name, f.name) in self._pulses_next:
+                        m.d.comb += self._pulses_next[reg.name, f.name].eq(written)
                 elif f.access == "RW1C":
                     # The channels raise events from flip-flops already; one more stage here
                     # would let IRQ_STATUS and `irq` trail STATUS by two cycles.

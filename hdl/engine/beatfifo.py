@@ -5,6 +5,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .shaping import kept
+
 
 __all__ = ["BeatFifo", "BufferedFifo", "SmallFifo"]
 
@@ -158,23 +160,13 @@ class _Ring:
                      self.empty.eq(empty_next)]
 
 
-def _terms(m, name, value):
-    """``value`` in a signal of its own, kept apart (`keep`) so that ABC builds it from the
-    flip-flops it reads and not after the late strobes it is combined with."""
-    term = Signal(name=name, attrs={"keep": 1})
-    m.d.comb += term.eq(value)
-    return term
-
-
 def _take(m, ring, r_rdy, r_en, late):
     """Whether the output register takes the ring's oldest entry: it is free or read. With
     a ``late`` read enable, that is one LUT after it, from a term made of flip-flops."""
     if not late:
         return ~ring.empty & (~r_rdy | r_en)
-    refill = _terms(m, "refill", ~ring.empty & ~r_rdy)
-    take = Signal(attrs={"keep": 1})
-    m.d.comb += take.eq(refill | (~ring.empty & r_en))
-    return take
+    refill = kept(m, "refill", ~ring.empty & ~r_rdy)
+    return kept(m, "take", refill | (~ring.empty & r_en))
 
 
 def _late_write_flags(m, ring, w_en, take):
@@ -182,9 +174,9 @@ def _late_write_flags(m, ring, w_en, take):
     is one LUT after ``w_en``, from terms made of flip-flops and ``take`` (a ring of two
     entries or more: a full one has not one entry left)."""
     def flags(one_free, one_left):
-        keep_full = _terms(m, "keep_full", ~take & ring.full)
-        fill = _terms(m, "fill", ~take & ring.not_full & one_free)
-        drained = _terms(m, "drained", ring.empty | (take & one_left))
+        keep_full = kept(m, "keep_full", ~take & ring.full)
+        fill = kept(m, "fill", ~take & ring.not_full & one_free)
+        drained = kept(m, "drained", ring.empty | (take & one_left))
         return keep_full | (w_en & fill), ~w_en & drained
     return flags
 
@@ -200,20 +192,20 @@ def _late_flags(m, ring, r_rdy, w_en, r_en, *, small):
         # Full stays full unless the register takes an entry; a put into the last free
         # entry fills it unless one is taken. Either needs the register held (`r_rdy`
         # and no `r_en`); the ring is then not empty, so a small FIFO's put goes in.
-        keep_full = _terms(m, "keep_full", ring.full & r_rdy)
-        fill = _terms(m, "fill", ring.not_full & one_free & r_rdy)
+        keep_full = kept(m, "keep_full", ring.full & r_rdy)
+        fill = kept(m, "fill", ring.not_full & one_free & r_rdy)
         full_next = ~r_en & (keep_full | (w_en & fill))
         if not small:
             # Empty (or the last entry taken) unless an entry is put. The last entry is
             # taken by the register if it is free, or if it is read.
-            stays = _terms(m, "stays", ring.empty | (~r_rdy & one_left))
-            drains = _terms(m, "drains", ring.empty | one_left)
+            stays = kept(m, "stays", ring.empty | (~r_rdy & one_left))
+            drains = kept(m, "drains", ring.empty | one_left)
             empty_next = ~w_en & Mux(r_en, drains, stays)
         else:
             # An entry put while the ring is empty goes into the ring only if the register
             # is held (`r_rdy` and no `r_en`).
-            with_read = _terms(m, "with_read", ring.empty | (~w_en & one_left))
-            without = _terms(m, "without", (ring.empty & ~(w_en & r_rdy)) |
+            with_read = kept(m, "with_read", ring.empty | (~w_en & one_left))
+            without = kept(m, "without", (ring.empty & ~(w_en & r_rdy)) |
                                            (~w_en & ~r_rdy & one_left))
             empty_next = Mux(r_en, with_read, without)
         return full_next, empty_next
@@ -347,10 +339,15 @@ class SmallFifo(wiring.Component):
         from_ring = _take(m, ring, self.r_rdy, self.r_en, self._late_read)
         # Whether an entry written would go into the memory, worked out apart (`keep`) from
         # `w_en`, which comes late (a command's handshake): the memory's write follows it
-        # in one LUT.
-        into_ring = Signal(attrs={"keep": 1})
-        m.d.comb += into_ring.eq(ring.not_full & ~(ring.empty & head_free))
-        ring.update(m, self.w_en & into_ring, from_ring,
+        # in one LUT. With a late `r_en` too, from terms of flip-flops, one LUT after both:
+        # the memory has room and holds entries already, or the register is held.
+        if self._late_read:
+            behind = kept(m, "behind", ring.not_full & ~ring.empty)
+            past_head = kept(m, "past_head", ring.not_full & self.r_rdy)
+            put = self.w_en & (behind | (past_head & ~self.r_en))
+        else:
+            put = self.w_en & kept(m, "into_ring", ring.not_full & ~(ring.empty & head_free))
+        ring.update(m, put, from_ring,
                     late=_late_flags(m, ring, self.r_rdy, self.w_en, self.r_en, small=True)
                     if self._late_read else None)
         r_data = Signal(self._width, reset_less=True)

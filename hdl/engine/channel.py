@@ -11,6 +11,7 @@ from .chain import ChainWalker
 from .pacing import ReqAckPacer
 from .descriptors import FetchBeat
 from .planner import BurstPlanner
+from .shaping import any_bit, kept
 
 
 __all__ = ["Channel"]
@@ -97,6 +98,7 @@ class Channel(Elaboratable):
         self.irq = Signal()
         # LEN = 0 and REQ_BURST = 0 from the register file's flags (asked for now, as below).
         self._len_zero = regs.zero_of("LEN", "VALUE")
+        self._start_next = regs.pulse_next_of("CTRL", "START")
         if config.req_ack:
             self._req_burst_zero = regs.zero_of("REQ_BURST", "VALUE")
         if config.sg:
@@ -406,57 +408,61 @@ class Channel(Elaboratable):
         with m.Else():
             m.d.sync += halting.eq(0)
 
-        with m.FSM():
-            with m.State("IDLE"):
-                with m.If(idle_start):
-                    begin_run()
-                    if sg is not None:
-                        with m.If(regs["CTRL", "SG"]):
-                            # (The rest of the start: sg.begin, below.)
-                            with m.If(sg._first_misaligned):
-                                fail_now()  # (ERR_ADDR = DESC)
-                            with m.Else():
-                                m.next = "SG"
-                    else:
-                        with m.If(regs["CTRL", "SG"]):                # not built
-                            fail_now()
-                    with m.Elif(bad):
-                        fail_now()
-                    with m.Else():                            # (launched: `trigger`)
-                        m.d.sync += [status["BUSY"].eq(1), self._in_run.eq(1)]
-                        m.next = "RUN"
-
-            with m.State("RUN"):
-                with m.If(self.retire_valid):
-                    m.d.sync += byte_count.eq(byte_count + self.retire_bytes)
-                if cfg.streams:
-                    with m.If(self.retire_valid & self.retire_end):
-                        m.d.sync += regs["STATUS", "EOP"].eq(self.retire_eop & src_stream)
-                with m.If(drained):
-                    with m.If(halting):
-                        halt_on_error()
-                        m.d.sync += self._in_run.eq(0)
-                        m.next = "IDLE"
+        # A run in register mode is `_in_run` itself, not a state of the state machine: its
+        # next value is one LUT of two terms of flip-flops, kept apart (`keep`) from the
+        # status updates beside them (ABC otherwise folded them into a chain of six LUTs).
+        run_begins = kept(m, "run_begins", idle_start & ~regs["CTRL", "SG"] & ~bad)
+        run_ends = kept(m, "run_ends", drained & (halting | ~cyclic | bad))
+        m.d.sync += self._in_run.eq(Mux(self._in_run, ~run_ends, run_begins))
+        with m.If(self._in_run):
+            with m.If(self.retire_valid):
+                m.d.sync += byte_count.eq(byte_count + self.retire_bytes)
+            if cfg.streams:
+                with m.If(self.retire_valid & self.retire_end):
+                    m.d.sync += regs["STATUS", "EOP"].eq(self.retire_eop & src_stream)
+            with m.If(drained):
+                with m.If(halting):
+                    halt_on_error()
+                with m.Else():
+                    # (COMPLETED and raise_done: below.)
+                    with m.If(cyclic & ~bad):
+                        # Again, with the registers as they are now (`trigger`).
+                        m.d.sync += byte_count.eq(0)
+                    with m.Elif(cyclic):
+                        # (BAD_DESCRIPTOR through `refused_again`.)
+                        m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
+                                     refused_again.eq(1)]
                     with m.Else():
-                        # (COMPLETED and raise_done: below.)
-                        with m.If(cyclic & ~bad):
-                            # Again, with the registers as they are now (`trigger`).
-                            m.d.sync += byte_count.eq(0)
-                        with m.Elif(cyclic):
-                            # (BAD_DESCRIPTOR through `refused_again`.)
-                            m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
-                                         refused_again.eq(1)]
-                            m.d.sync += self._in_run.eq(0)
-                            m.next = "IDLE"
-                        with m.Else():
-                            finish()
-                            m.d.sync += self._in_run.eq(0)
-                            m.next = "IDLE"
+                        finish()
 
-            if sg is not None:
+        # A START is taken only while idle: never in a run, as BUSY is set then.
+        def take_start():
+            with m.If(idle_start):
+                begin_run()
+                if sg is not None:
+                    with m.If(regs["CTRL", "SG"]):
+                        # (The rest of the start: sg.begin, below.)
+                        with m.If(sg._first_misaligned):
+                            fail_now()  # (ERR_ADDR = DESC)
+                        with m.Else():
+                            m.next = "SG"
+                else:
+                    with m.If(regs["CTRL", "SG"]):                # not built
+                        fail_now()
+                with m.Elif(bad):
+                    fail_now()
+                with m.Else():                            # (launched: `trigger`)
+                    m.d.sync += status["BUSY"].eq(1)        # (and `_in_run`)
+
+        if sg is None:
+            # (No state machine of one state: Yosys drops what its state's switch assigns.)
+            take_start()
+        else:
+            with m.FSM():
+                with m.State("IDLE"):
+                    take_start()
                 with m.State("SG"):
-                    sg.run(m, byte_count=byte_count,
-                           finish=finish,
+                    sg.run(m, byte_count=byte_count, finish=finish,
                            halt_on_error=halt_on_error, status=status)
 
         catching = status["BUSY"] & ~halting
@@ -512,9 +518,9 @@ class Channel(Elaboratable):
 
         # --- The planner's hold: high in every cycle where `go` may come and in the cycle
         # after `go`, so the planner plans the transfer of the cycle before `go`, which the
-        # checks judged. It enables the planner's wide registers, so it comes from
-        # flip-flops: the START pulse, and a flip-flop set from what the next cycle may
-        # bring. A run in register mode starts on START, and again once drained if cyclic:
+        # checks judged. It enables the planner's wide registers, so it is one flip-flop:
+        # the START pulse (registered beside it from the write that makes it) and what the
+        # next cycle may bring. A run in register mode starts on START, and again once drained if cyclic:
         # running, plain, not pacing (or its last piece acknowledged now) and none in flight
         # next (not counting a burst emitted now: that one is in flight then), with `plain`
         # as it is now (software writes no two registers in a row). A plain descriptor
@@ -534,11 +540,11 @@ class Channel(Elaboratable):
             # then) while the walker has it loaded: through its `go` (and, for one loaded
             # early, until its verdict, which does no harm once planning).
             hold_next |= sg._loaded
-        held = Signal()                 # (and in the cycle after `go`)
         # A paced piece's `go` comes only where `may_go_next` held it: only the plain launch
         # (`go_plain`) is added, not the pacer's `go`, with its inputs from outside.
-        m.d.sync += held.eq(hold_next | go_plain)
-        m.d.comb += planner.hold.eq(start | held)
+        hold = Signal()                 # (and in the cycle after `go`)
+        m.d.sync += hold.eq(self._start_next | hold_next | go_plain)
+        m.d.comb += planner.hold.eq(hold)
         return m
 
 
@@ -565,20 +571,37 @@ class _Coalescer(Elaboratable):
         waiting = Signal()
         flushing = Signal()
         reached = Signal()
-        # Cycles left before the timeout, reloaded by every event; fires when it reaches 0.
+        # Cycles left before the timeout, reloaded by every event, counting down while some
+        # are pending and it is not 0. Whether it is 0 or 1 is known a cycle ahead, in
+        # flip-flops: the count-down's enable and the timeout are then a LUT or two of
+        # flip-flops, not after compares of its 24 bits. It is loaded from a copy of TIMEOUT
+        # a cycle late, made with the same two flags for it, so the compares of TIMEOUT come
+        # before a flip-flop too. None of these is reset (an enable and a reset together
+        # cost a LUT in front of the flip-flop): no event comes before the first one, which
+        # loads them, and they are read only once one has.
+        timeout = Signal.like(self._timeout, reset_less=True)
+        timeout_zero = Signal(init=1, reset_less=True)
+        timeout_one = Signal(reset_less=True)
+        timeout_high = any_bit(m, self._timeout[2:], name="timeout_high")
+        m.d.sync += [timeout.eq(self._timeout),
+                     timeout_zero.eq(~timeout_high & (self._timeout[:2] == 0)),
+                     timeout_one.eq(~timeout_high & (self._timeout[:2] == 1))]
         left = Signal.like(self._timeout, reset_less=True)
+        left_zero = Signal(init=1, reset_less=True)
+        left_one = Signal(reset_less=True)
         timed_out = Signal()
         m.d.comb += self.fire.eq(waiting & (reached | flushing | timed_out))
         m.d.sync += [
             reached.eq((pending >= self._count) & ~self.fire),
-            timed_out.eq((self._timeout != 0) & waiting & ~self.event & ~self.fire &
-                         (left == 1)),
+            timed_out.eq(~timeout_zero & waiting & ~self.event & ~self.fire & left_one),
             flushing.eq(self.flush | (flushing & ~self.fire)),
         ]
+        left_high = any_bit(m, left[2:], name="left_high")
         with m.If(self.fire | self.event):
-            m.d.sync += left.eq(self._timeout)
-        with m.Elif(waiting & (left != 0)):
-            m.d.sync += left.eq(left - 1)
+            m.d.sync += [left.eq(timeout), left_zero.eq(timeout_zero), left_one.eq(timeout_one)]
+        with m.Elif(waiting & ~left_zero):
+            m.d.sync += [left.eq(left - 1), left_zero.eq(~left_high & (left[:2] == 1)),
+                         left_one.eq(~left_high & (left[:2] == 2))]
         m.d.sync += [pending.eq(Mux(self.fire, self.event, pending + self.event)),
                      waiting.eq(self.event | (waiting & ~self.fire))]
         return m

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..memport import BEATS_WIDTH
+from .shaping import any_bit, kept
 
 
 __all__ = ["Transfer", "Burst", "BurstPlanner"]
@@ -180,13 +181,12 @@ class BurstPlanner(wiring.Component):
         src, dst = state.src, state.dst
         beats = state.beats
         src_fixed, dst_fixed = state.src_fixed, state.dst_fixed
-        # Beats left to write: one more than the length's beats when the ends are partial.
-        remaining = Signal(self._len_width - shift + unaligned, reset_less=True)
-        # While idle, `remaining` takes the length's whole beats and `extra` the beats its
-        # partial ends add (0 to 2, from the low bits: a LUT): no carry chain on the load
-        # from the channel's registers. Held, the planner folds `extra` into `remaining`
-        # (a cycle at least before `remaining` is read alone: `active` a cycle after `go`,
-        # the cuts later); the sizing reads both, on the narrow side of its compare.
+        # Beats left to write (`remaining`, below): one more than the length's beats when the
+        # ends are partial. While idle, it takes the length's whole beats and `extra` the
+        # beats its partial ends add (0 to 2, from the low bits: a LUT): no carry chain on
+        # the load from the channel's registers. Held, the planner folds `extra` into it
+        # (a cycle at least before it is read alone: `active` a cycle after `go`, the cuts
+        # later); the sizing reads both, on the narrow side of its compare.
         extra_max = (3 * (lanes - 1)) >> shift if unaligned else 0
         extra = Signal(range(extra_max + 1), name="extra", reset_less=True) if unaligned \
             else C(0, 1)
@@ -244,6 +244,29 @@ class BurstPlanner(wiring.Component):
                  for i in range(3)]
         width = len(bound[0])
 
+        # `remaining` is `high << unit_bits` plus `low`, so that a burst taken moves only
+        # the few bits of `low`, not a carry chain the length of a transfer (the iCE40's
+        # critical path): `low` is wider than the unit, and while `high` is not
+        # zero it holds a unit at least (more than any burst), so a burst never borrows
+        # from `high`. A *refill* keeps it so: decided from flip-flops in a cycle where no
+        # burst can be taken in the next, it moves a unit from `high` to `low` then (and
+        # for a transfer just taken, in the cycle after `go`, before its first burst).
+        # The sum of the two is exact at all times: the compares read `low`'s bits and
+        # whether `high` is zero, a flip-flop beside it (`high_any`), so no OR of its
+        # bits comes before them. (A unit is past every narrow compare's width.)
+        unit_bits = max(width, len(self.avail)) if streams else width
+        value_bits = self._len_width - shift + unaligned
+        # (`low` holds less than three units; its top bits are four, not two: they have a
+        # write enable of their own, and Yosys makes an enable of fewer than four
+        # flip-flops on iCE40 a LUT in front of them, here after the carry chain.)
+        low = Signal(unit_bits + 4, reset_less=True)
+        high = Signal(max(0, value_bits - unit_bits), reset_less=True)
+        high_any = Signal(reset_less=True)
+
+        def at_least(bits):
+            """Whether `remaining` is at least ``2 ** bits`` (``bits`` up to a unit's)."""
+            return high_any | low[bits:].any()
+
         def page_bound(addr):
             """Whether the page ends within the limit from ``addr``, and the beats to its
             end (as wide as the bounds: right when it does)."""
@@ -259,7 +282,11 @@ class BurstPlanner(wiring.Component):
         # burst's flags are then one gate after the compares of the bounds.
         eop_if_end = Signal(reset_less=True)
         m.d.comb += self.idle.eq(~active & ~out.valid & ~started)
-        sizing = self.idle | (active & (step == 0))
+        # Step 0: step 2 is left as the burst offered is taken (its `valid` falls), with no
+        # write to `step`: the handshake, which comes late, stays off its enable.
+        step0 = Signal()
+        m.d.comb += step0.eq((step == 0) | ((step == 2) & ~out.valid))
+        sizing = self.idle | (active & step0)
         if streams:
             # A transfer from a stream is cut short when the source's packet ends before it
             # does: the beats left are those available (the source starts at lane 0, so
@@ -268,7 +295,7 @@ class BurstPlanner(wiring.Component):
             # their bytes left in the carry are still written (one beat, from the carry
             # alone), as they cannot be read again. Sizing starts again a cycle later.
             stream_abort = self.abort & active & src_stream
-            cut_abort = stream_abort & (step == 0) & ~aborted
+            cut_abort = stream_abort & step0 & ~aborted
             # Whether the packet ends first, judged a cycle ahead (off the path into
             # `remaining`); not in the cycle after a burst is taken, when it would be judged
             # on the counts before it. (`avail <= remaining - tail` as one compare, `tail`
@@ -279,13 +306,13 @@ class BurstPlanner(wiring.Component):
             # Beats of `remaining` above those `avail` can hold only as a test for zero (a
             # LUT tree beside the narrow compare): the full-width compare was a 31-bit carry
             # chain, the iCE40 critical path.
-            narrow = min(len(self.avail), len(remaining))
+            narrow = len(self.avail)
             end_first = Signal()
             m.d.sync += end_first.eq(src_stream & self.packet_end & ~packet_ended &
-                                     (remaining[narrow:].any() |
-                                      (Cat(tail, self.avail) <= Cat(C(0, 1), remaining[:narrow]))) &
+                                     (at_least(narrow) |
+                                      (Cat(tail, self.avail) <= Cat(C(0, 1), low[:narrow]))) &
                                      ~(out.valid & out.ready))
-            cut_end = active & (step == 0) & end_first & ~packet_ended & ~stream_abort
+            cut_end = active & step0 & end_first & ~packet_ended & ~stream_abort
             # The lane of the last byte, and whether the last bytes spill into a beat of their
             # own: at the packet's end, after `end_lane`; on abort, a whole beat after the
             # claimed ones (no adder there: `abort` comes late).
@@ -317,11 +344,11 @@ class BurstPlanner(wiring.Component):
                         with m.Case(e | p << len(extra) | i << len(lead)):
                             m.d.comb += lead_limit.eq(lim - p - e)
         fits_now = Signal()
-        m.d.comb += fits_now.eq(~remaining[width:].any() &
-                                ~(lead_limit - remaining[:width])[-1])  # (a borrow: a carry chain)
+        m.d.comb += fits_now.eq(~at_least(width) &
+                                ~(lead_limit - low[:width])[-1])  # (a borrow: a carry chain)
         # The beats left, as wide as the bounds (right when they fit).
         rest = Signal(width)
-        m.d.comb += rest.eq(remaining[:width] + extra)
+        m.d.comb += rest.eq(low[:width] + extra)
         if unaligned:
             # (The small addend first: one adder on the beats.)
             adjust = Signal(range(-1, extra_max + 2))
@@ -343,7 +370,7 @@ class BurstPlanner(wiring.Component):
                 # The beats read for each bound, beside it: no adder after the minimum. Those
                 # of a page bound only matter when it is the least (below the limit).
                 m.d.sync += [
-                    bound_reads[0].eq(Mux(fits_now, remaining[:width] + adjust, limit)),
+                    bound_reads[0].eq(Mux(fits_now, low[:width] + adjust, limit)),
                     bound_reads[1].eq(src_page),
                     bound_reads[2].eq(Mux(dst_near & ~dst_unbounded, dst_page + pre, limit)),
                 ]
@@ -358,30 +385,49 @@ class BurstPlanner(wiring.Component):
                 m.d.sync += step.eq(0)
         m.d.sync += started.eq(self.idle & self.go)
         with m.If(started):
-            # (Not zero: as the borrow of a decrement, a carry chain rather than a tree.)
-            m.d.sync += active.eq(~(remaining - 1)[-1])
+            m.d.sync += active.eq(high_any | low.any())         # (not zero)
         offer = Signal()                        # the burst sized is offered next cycle
         # The burst offered is the piece's last: it takes all the beats left, as nothing
         # moves `remaining` while it is offered (a cut waits for step 0), so `active` after
         # it comes from this flip-flop, not from a wide compare of `remaining` and `beats`.
         piece_ends = Signal(reset_less=True)
+        # The beats' complement, as wide as `low`, beside them: taking a burst adds it to
+        # `low`, straight from flip-flops into the carry chain (an inverter would be a LUT
+        # in front of it on iCE40). (No burst is a unit long: no bit of it is lost.)
+        beats_taken = Signal.like(low, reset_less=True)
+        a, b, c = bound
+        # The three compares as the borrows of subtractions, each a carry chain kept apart
+        # (`keep`): the beats are then a LUT of two of them and the bounds' bits, and a LUT
+        # after it, not a chain after one compare.
+        def at_most(x, y, name):
+            return kept(m, name, ~(y.as_unsigned() - x)[-1])
+        a_least = at_most(a, b, "a_le_b") & at_most(a, c, "a_le_c")
+        b_before_c = at_most(b, c, "b_le_c")
+        piece_end = fits & a_least          # the last burst of the piece
+        # The burst's fields are written in step 1 whether planning or not (while idle,
+        # step is 1 too): no burst is offered then, and they are read only while one is. So
+        # their enables are two flip-flops, not the planning state.
+        with m.If(step == 1):
+            chosen = Mux(a_least, a, Mux(b_before_c, b, c))
+            m.d.sync += [beats.eq(chosen), beats_taken.eq(~Cat(chosen, C(0, len(low) - width))),
+                         state.end.eq(piece_end & final), piece_ends.eq(piece_end)]
+            if streams:
+                m.d.sync += state.eop.eq(piece_end & eop_if_end)
+            if unaligned:
+                ra, rb, rc = bound_reads
+                m.d.sync += [
+                    state.reads.eq(Mux(a_least, ra, Mux(b_before_c, rb, rc))),
+                    state.pre.eq(pre), state.tail.eq(piece_end & tail), state.split.eq(split),
+                    state.first_lane.eq(Mux(unwritten, dst_lane, 0)),
+                    state.last_lane.eq(Mux(piece_end, last_lane, lanes - 1)),
+                ]
         with m.If(planning & (step == 1)):
-            a, b, c = bound
-            a_least = (a <= b) & (a <= c)
-            b_before_c = b <= c
-            piece_end = fits & a_least          # the last burst of the piece
-            end = piece_end & final             # ... and of the transfer
-            m.d.sync += [beats.eq(Mux(a_least, a, Mux(b_before_c, b, c))),
-                         state.end.eq(end), piece_ends.eq(piece_end), step.eq(2)]
+            m.d.sync += step.eq(2)
             m.d.comb += offer.eq(1)
             with m.If(self.wait):                   # sized again next cycle
                 m.d.sync += step.eq(1)
                 m.d.comb += offer.eq(0)
-            if unaligned:
-                ra, rb, rc = bound_reads
-                chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))
             if streams:
-                m.d.sync += state.eop.eq(piece_end & eop_if_end)
                 # From a stream, only beats already there; and not the packet's last before
                 # the transfer is cut at it. Else size again (the beats keep coming). Each
                 # bound is judged beside the others, with no choice after: a stream source
@@ -414,50 +460,65 @@ class BurstPlanner(wiring.Component):
                 with m.If(full):
                     m.d.sync += step.eq(1)
                     m.d.comb += offer.eq(0)
-            if unaligned:
-                m.d.sync += [
-                    state.reads.eq(chosen_reads),
-                    state.pre.eq(pre), state.tail.eq(piece_end & tail), state.split.eq(split),
-                    state.first_lane.eq(Mux(unwritten, dst_lane, 0)),
-                    state.last_lane.eq(Mux(piece_end, last_lane, lanes - 1)),
-                ]
         reads = state.reads if unaligned else beats
         if unaligned:
             # One adder for the fold (idle, held) and the burst taken: its operand picked by
             # `valid` (a flip-flop), so the handshake only enables, never feeds the carry.
-            addend = Signal(len(remaining))
-            m.d.comb += addend.eq(Mux(out.valid, ~Cat(beats, C(0, len(remaining) - len(beats))),
-                                      extra))
-            next_remaining = (remaining + addend + out.valid)[:len(remaining)]
+            addend = Signal(len(low))
+            m.d.comb += addend.eq(Mux(out.valid, beats_taken, extra))
+            next_low = (low + addend + out.valid)[:len(low)]
             with m.If(~active & ~out.valid & self.hold):
                 m.d.sync += extra.eq(0)
         else:
-            next_remaining = remaining - beats
-        # `remaining` is written in one place: its next value is picked by flip-flops (a burst
+            next_low = (low + beats_taken + 1)[:len(low)]
+        # `low` is written in one place: its next value is picked by flip-flops (a burst
         # offered, active, held), and the handshake only enables it. (The load is the
-        # length's whole beats: `extra` above.)
-        remaining_next = Signal.like(remaining)
-        remaining_we = Signal()
+        # length's whole beats: `extra` above.) `high` only takes the length, or 0 on a cut.
+        whole_beats = self.transfer.length[shift:]
+        low_next = Signal.like(low)
+        low_we = Signal()
+        high_we = Signal()
+        high_next = Signal.like(high)
+        high_any_next = Signal()        # (each from its own source: no OR after the choice)
+        loaded_high_any = any_bit(m, whole_beats[unit_bits:], name="loaded_high")
+        # The refill, decided a cycle ahead: held or planning (no load next), `low` short
+        # of a unit and `high` not zero, and no burst offered next (none is now, and none
+        # is sized now to be offered), and no cut now (it zeroes `high`); not twice in a
+        # row (the second decision would not see the first). So it is done from a flip-flop
+        # and never meets a burst taken nor a cut. A load wins over it (it keeps the sum
+        # anyway). Held (idle, or in the cycle after `go`), it meets the fold of an `extra`
+        # already zero. `low` is then less than a unit, or a fold made it up to two more (the
+        # decision saw it before): it gains a unit as its top bits go from 0 to 1 or from 1
+        # to 2 (those above stay 0), no adder (Yosys would share the burst's).
+        refill = Signal()
+        m.d.sync += refill.eq((self.hold | planning) & ~refill & ~low[unit_bits:].any() &
+                              high_any & ~out.valid & ~(planning & (step == 1)) &
+                              (~cut if streams else 1))
         with m.If(out.valid):
-            m.d.comb += [remaining_next.eq(next_remaining),
-                         remaining_we.eq(out.ready)]
+            m.d.comb += [low_next.eq(next_low), low_we.eq(out.ready)]
+        with m.Elif(~active & ~self.hold):
+            m.d.comb += [low_next.eq(whole_beats[:unit_bits]), low_we.eq(1),
+                         high_next.eq(whole_beats[unit_bits:]), high_we.eq(1),
+                         high_any_next.eq(loaded_high_any)]
+        with m.Elif(refill):
+            m.d.comb += [low_next.eq(Cat(low[:unit_bits], ~low[unit_bits], low[unit_bits])),
+                         low_we.eq(1), high_next.eq(high - 1), high_we.eq(1),
+                         high_any_next.eq(high[1:].any())]
         with m.Elif(active):
             if streams:
                 m.d.comb += [
-                    remaining_next.eq(Mux(cut_abort, abort_left, self.avail + end_sum[shift])),
-                    remaining_we.eq(cut),
+                    low_next.eq(Mux(cut_abort, abort_left, self.avail + end_sum[shift])),
+                    low_we.eq(cut), high_we.eq(cut),
                 ]
-        with m.Else():
-            m.d.comb += [remaining_next.eq(Mux(self.hold, next_remaining,
-                                               self.transfer.length[shift:])),
-                         remaining_we.eq(1 if unaligned else ~self.hold)]
-        with m.If(remaining_we):
-            m.d.sync += remaining.eq(remaining_next)
+        with m.Else():                                          # held: the fold
+            if unaligned:
+                m.d.comb += [low_next.eq(next_low), low_we.eq(1)]
+        with m.If(low_we):
+            m.d.sync += low.eq(low_next)
+        with m.If(high_we):
+            m.d.sync += [high.eq(high_next), high_any.eq(high_any_next)]
         with m.If(out.valid & out.ready):
-            m.d.sync += [
-                active.eq(~piece_ends),
-                step.eq(0),
-            ]
+            m.d.sync += active.eq(~piece_ends)
             if unaligned:
                 m.d.sync += pre.eq(0)
                 with m.If(beats != 0):
@@ -476,19 +537,33 @@ class BurstPlanner(wiring.Component):
         # the only write then), else loaded with the transfer. The choice is `valid` (a
         # flip-flop); the handshake and the load condition only enable. (The FIXED choice on
         # the narrow increment, not on the wide sum.)
-        taking = ~active & ~out.valid & ~self.hold
+        # (Kept apart, `keep`: a LUT of flip-flops, so the enables of the 60 address
+        # flip-flops are one LUT after it and the handshake, not a chain ABC shares with
+        # the other users of `hold`.)
+        taking = kept(m, "taking", ~active & ~out.valid & ~self.hold)
         t_src, t_dst = self.transfer.src, self.transfer.dst
         if unaligned:
             t_src, t_dst = t_src[shift:] << shift, t_dst[shift:] << shift
         # A FIXED side keeps its address: its enable drops, rather than a zero picked in
         # front of the adder, so the carry chain starts from flip-flops (one LUT and a hop
-        # fewer in front of it), and `src` and `dst` have enables of their own (32
-        # flip-flops each).
-        with m.If((out.valid & out.ready) | taking):
-            with m.If(~out.valid | ~src_fixed):
-                m.d.sync += src.eq(Mux(out.valid, src + (reads << shift), t_src))
-            with m.If(~out.valid | ~dst_fixed):
-                m.d.sync += dst.eq(Mux(out.valid, dst + (beats << shift), t_dst))
+        # fewer in front of it), and `src` and `dst` have enables of their own.
+        # A burst never crosses a page, so only the page offset is summed as it is taken;
+        # the page number moves a cycle later, when the burst ends at a page's end (a
+        # carry kept in a flip-flop): nothing reads it before the next burst is offered,
+        # two cycles later at least, and the sizing reads only the offset. No carry chain
+        # the width of an address.
+        for addr, fixed, moved, t_addr in ((src, src_fixed, reads, t_src),
+                                           (dst, dst_fixed, beats, t_dst)):
+            offset_sum = addr[:PAGE_BITS] + (moved << shift)
+            page_carry = Signal()
+            m.d.sync += page_carry.eq(out.valid & out.ready & ~fixed & offset_sum[PAGE_BITS])
+            with m.If((out.valid & out.ready) | taking):
+                with m.If(~out.valid | ~fixed):
+                    m.d.sync += addr[:PAGE_BITS].eq(Mux(out.valid, offset_sum[:PAGE_BITS],
+                                                        t_addr[:PAGE_BITS]))
+            with m.If(taking | page_carry):
+                m.d.sync += addr[PAGE_BITS:].eq(Mux(taking, t_addr[PAGE_BITS:],
+                                                    addr[PAGE_BITS:] + 1))
         # Taking the transfer, last: no other write to these registers comes while idle
         # (they all need `active` or a burst offered), so the choice of the transfer is the
         # last mux in front of them, not the first of a priority chain after the adder.
