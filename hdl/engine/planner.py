@@ -551,10 +551,15 @@ class BurstPlanner(wiring.Component):
         # the page number moves a cycle later, when the burst ends at a page's end (a
         # carry kept in a flip-flop): nothing reads it before the next burst is offered,
         # two cycles later at least, and the sizing reads only the offset. No carry chain
-        # the width of an address.
+        # the width of an address. The next page number is kept in a register too, summed
+        # a cycle after each move: the next carry comes three cycles after one at least (a
+        # burst is sized in two steps and offered in the third), and the choice in front of
+        # the page number is then between flip-flops, steered by `taking`.
         for addr, fixed, moved, t_addr in ((src, src_fixed, reads, t_src),
                                            (dst, dst_fixed, beats, t_dst)):
             offset_sum = addr[:PAGE_BITS] + (moved << shift)
+            next_page = Signal(len(addr) - PAGE_BITS, reset_less=True)
+            m.d.sync += next_page.eq(addr[PAGE_BITS:] + 1)
             page_carry = Signal()
             m.d.sync += page_carry.eq(out.valid & out.ready & ~fixed & offset_sum[PAGE_BITS])
             with m.If((out.valid & out.ready) | taking):
@@ -562,8 +567,7 @@ class BurstPlanner(wiring.Component):
                     m.d.sync += addr[:PAGE_BITS].eq(Mux(out.valid, offset_sum[:PAGE_BITS],
                                                         t_addr[:PAGE_BITS]))
             with m.If(taking | page_carry):
-                m.d.sync += addr[PAGE_BITS:].eq(Mux(taking, t_addr[PAGE_BITS:],
-                                                    addr[PAGE_BITS:] + 1))
+                m.d.sync += addr[PAGE_BITS:].eq(Mux(taking, t_addr[PAGE_BITS:], next_page))
         # Taking the transfer, last: no other write to these registers comes while idle
         # (they all need `active` or a burst offered), so the choice of the transfer is the
         # last mux in front of them, not the first of a priority chain after the adder.

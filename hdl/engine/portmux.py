@@ -304,32 +304,38 @@ class WritePortArbiter(_PortArbiter):
             return m
 
         tag_width = len(Signal(range(self._ports)))
-        # (Buffered FIFOs: their heads and flags are flip-flops.)
-        m.submodules.w_tags = w_tags = BufferedFifo(width=tag_width,
-                                                    depth=self._outstanding + 1)
+        ports = len(ins)
+        # (Buffered FIFOs: their heads and flags are flip-flops.) The W tag is queued twice
+        # over: as a number, which steers the payload's multiplexer, and as a bit per port,
+        # 0 while the FIFO is empty (`clear_fast`), so that each port's `ready` is one gate
+        # from flip-flops and W's `ready`: the data mover's pop of its FIFO follows it.
+        m.submodules.w_tags = w_tags = BufferedFifo(width=ports + tag_width,
+                                                    depth=self._outstanding + 1,
+                                                    fast=ports, clear_fast=True)
         m.submodules.b_tags = b_tags = BufferedFifo(width=tag_width,
                                                     depth=self._outstanding + 1)
         take, tag = _grant(m, [port.cmd for port in ins], _commands(m, ins), self.out.cmd,
                            room=w_tags.w_rdy & b_tags.w_rdy)
-        m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(tag),
+        one_hot = Cat(tag == index for index in range(ports))
+        m.d.comb += [w_tags.w_en.eq(take), w_tags.w_data.eq(Cat(one_hot, tag)),
                      b_tags.w_en.eq(take), b_tags.w_data.eq(tag)]
 
         w = self.out.w
-        head = w_tags.r_data
+        selected = w_tags.r_data[:ports]
+        head = w_tags.r_data[ports:]
         for index, port in enumerate(ins):
-            m.d.comb += port.w.ready.eq(w_tags.r_rdy & (head == index) & w.ready)
-        m.d.comb += w.valid.eq(w_tags.r_rdy & Cat(port.w.valid for port in ins)
-                                                  .bit_select(head, 1))
+            m.d.comb += port.w.ready.eq(selected[index] & w.ready)
+        m.d.comb += w.valid.eq((selected & Cat(port.w.valid for port in ins)).any())
         with m.Switch(head):
             for index, port in enumerate(ins):
                 with m.Case(index):
                     m.d.comb += w.payload.eq(port.w.payload)
         # Whether each port offers the last beat of a burst: a LUT per port from its own
         # flip-flops (`keep`), so the pop of the W tag follows in one LUT more.
-        ends = Signal(len(ins), attrs={"keep": 1})
+        ends = Signal(ports, attrs={"keep": 1})
         m.d.comb += [ends[index].eq(port.w.valid & port.w.payload.last)
                      for index, port in enumerate(ins)]
-        m.d.comb += w_tags.r_en.eq(w_tags.r_rdy & w.ready & ends.bit_select(head, 1))
+        m.d.comb += w_tags.r_en.eq(w.ready & (selected & ends).any())
 
         # A response for the last port (the data mover) goes straight through: that port's
         # `ready` comes from flip-flops. One for another port (the descriptor unit, whose
