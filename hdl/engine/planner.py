@@ -473,11 +473,14 @@ class BurstPlanner(wiring.Component):
             next_low = (low + beats_taken + 1)[:len(low)]
         # `low` is written in one place: its next value is picked by flip-flops (a burst
         # offered, active, held), and the handshake only enables it. (The load is the
-        # length's whole beats: `extra` above.) `high` only takes the length, or 0 on a cut.
+        # length's whole beats: `extra` above.) `high` only takes the length and gives
+        # units; a cut only clears `high_any` (`high` is read only while that is set), so the
+        # cut stays off the enable of `high`'s many flip-flops.
         whole_beats = self.transfer.length[shift:]
         low_next = Signal.like(low)
         low_we = Signal()
         high_we = Signal()
+        high_any_we = Signal()              # (besides `high_we`)
         high_next = Signal.like(high)
         high_any_next = Signal()        # (each from its own source: no OR after the choice)
         loaded_high_any = any_bit(m, whole_beats[unit_bits:], name="loaded_high")
@@ -508,7 +511,7 @@ class BurstPlanner(wiring.Component):
             if streams:
                 m.d.comb += [
                     low_next.eq(Mux(cut_abort, abort_left, self.avail + end_sum[shift])),
-                    low_we.eq(cut), high_we.eq(cut),
+                    low_we.eq(cut), high_any_we.eq(cut),
                 ]
         with m.Else():                                          # held: the fold
             if unaligned:
@@ -516,7 +519,9 @@ class BurstPlanner(wiring.Component):
         with m.If(low_we):
             m.d.sync += low.eq(low_next)
         with m.If(high_we):
-            m.d.sync += [high.eq(high_next), high_any.eq(high_any_next)]
+            m.d.sync += high.eq(high_next)
+        with m.If(high_we | high_any_we):
+            m.d.sync += high_any.eq(high_any_next)
         with m.If(out.valid & out.ready):
             m.d.sync += active.eq(~piece_ends)
             if unaligned:
