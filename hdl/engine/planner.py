@@ -282,11 +282,6 @@ class BurstPlanner(wiring.Component):
         # burst's flags are then one gate after the compares of the bounds.
         eop_if_end = Signal(reset_less=True)
         m.d.comb += self.idle.eq(~active & ~out.valid & ~started)
-        # Whether the transfer is taken (idle and not held): the state follows it. Kept apart
-        # (`keep`), a LUT of three flip-flops, and the only form of that condition, so that ABC
-        # builds no part of it for other users to share (a LUT level more before the enables
-        # of the addresses and the beats left).
-        taking = kept(m, "taking", ~active & ~out.valid & ~self.hold)
         # Step 0: step 2 is left as the burst offered is taken (its `valid` falls), with no
         # write to `step`: the handshake, which comes late, stays off its enable.
         step0 = Signal()
@@ -504,7 +499,7 @@ class BurstPlanner(wiring.Component):
                               (~cut if streams else 1))
         with m.If(out.valid):
             m.d.comb += [low_next.eq(next_low), low_we.eq(out.ready)]
-        with m.Elif(taking):
+        with m.Elif(~active & ~self.hold):
             m.d.comb += [low_next.eq(whole_beats[:unit_bits]), low_we.eq(1),
                          high_next.eq(whole_beats[unit_bits:]), high_we.eq(1),
                          high_any_next.eq(loaded_high_any)]
@@ -547,6 +542,10 @@ class BurstPlanner(wiring.Component):
         # the only write then), else loaded with the transfer. The choice is `valid` (a
         # flip-flop); the handshake and the load condition only enable. (The FIXED choice on
         # the narrow increment, not on the wide sum.)
+        # (Kept apart, `keep`: a LUT of flip-flops, so the enables of the 60 address
+        # flip-flops are one LUT after it and the handshake, not a chain ABC shares with
+        # the other users of `hold`.)
+        taking = kept(m, "taking", ~active & ~out.valid & ~self.hold)
         t_src, t_dst = self.transfer.src, self.transfer.dst
         if unaligned:
             t_src, t_dst = t_src[shift:] << shift, t_dst[shift:] << shift
