@@ -407,20 +407,27 @@ class BurstPlanner(wiring.Component):
         # The burst's fields are written in step 1 whether planning or not (while idle,
         # step is 1 too): no burst is offered then, and they are read only while one is. So
         # their enables are two flip-flops, not the planning state.
+        src_move = Signal(width, reset_less=True)
+        dst_move = Signal(width, reset_less=True)
         with m.If(step == 1):
             chosen = Mux(a_least, a, Mux(b_before_c, b, c))
             m.d.sync += [beats.eq(chosen), beats_taken.eq(~Cat(chosen, C(0, len(low) - width))),
                          state.end.eq(piece_end & final), piece_ends.eq(piece_end)]
             if streams:
                 m.d.sync += state.eop.eq(piece_end & eop_if_end)
+            chosen_reads = chosen
             if unaligned:
                 ra, rb, rc = bound_reads
+                chosen_reads = Mux(a_least, ra, Mux(b_before_c, rb, rc))
                 m.d.sync += [
-                    state.reads.eq(Mux(a_least, ra, Mux(b_before_c, rb, rc))),
+                    state.reads.eq(chosen_reads),
                     state.pre.eq(pre), state.tail.eq(piece_end & tail), state.split.eq(split),
                     state.first_lane.eq(Mux(unwritten, dst_lane, 0)),
                     state.last_lane.eq(Mux(piece_end, last_lane, lanes - 1)),
                 ]
+            # What each address moves by as the burst is taken (see the addresses below).
+            m.d.sync += [src_move.eq(Mux(src_fixed, 0, chosen_reads)),
+                         dst_move.eq(Mux(dst_fixed, 0, chosen))]
         with m.If(planning & (step == 1)):
             m.d.sync += step.eq(2)
             m.d.comb += offer.eq(1)
@@ -460,7 +467,6 @@ class BurstPlanner(wiring.Component):
                 with m.If(full):
                     m.d.sync += step.eq(1)
                     m.d.comb += offer.eq(0)
-        reads = state.reads if unaligned else beats
         if unaligned:
             # One adder for the fold (idle, held) and the burst taken: its operand picked by
             # `valid` (a flip-flop), so the handshake only enables, never feeds the carry.
@@ -540,8 +546,7 @@ class BurstPlanner(wiring.Component):
         m.d.sync += out.valid.eq(Mux(out.valid, ~out.ready, offer & ~dropping))
         # The addresses, like `remaining`: moved when a burst is taken (an offered burst is
         # the only write then), else loaded with the transfer. The choice is `valid` (a
-        # flip-flop); the handshake and the load condition only enable. (The FIXED choice on
-        # the narrow increment, not on the wide sum.)
+        # flip-flop); the handshake and the load condition only enable.
         # (Kept apart, `keep`: a LUT of flip-flops, so the enables of the 60 address
         # flip-flops are one LUT after it and the handshake, not a chain ABC shares with
         # the other users of `hold`.)
@@ -549,9 +554,10 @@ class BurstPlanner(wiring.Component):
         t_src, t_dst = self.transfer.src, self.transfer.dst
         if unaligned:
             t_src, t_dst = t_src[shift:] << shift, t_dst[shift:] << shift
-        # A FIXED side keeps its address: its enable drops, rather than a zero picked in
-        # front of the adder, so the carry chain starts from flip-flops (one LUT and a hop
-        # fewer in front of it), and `src` and `dst` have enables of their own.
+        # A FIXED side moves by 0 (`src_move`, `dst_move`, chosen in step 1 beside the
+        # beats): the carry chains start from flip-flops, and both addresses share one
+        # enable, with no FIXED gate after the handshake (on iCE40 it became a LUT in front
+        # of every address flip-flop's input, two levels after `taking`).
         # A burst never crosses a page, so only the page offset is summed as it is taken;
         # the page number moves a cycle later, when the burst ends at a page's end (a
         # carry kept in a flip-flop): nothing reads it before the next burst is offered,
@@ -560,17 +566,15 @@ class BurstPlanner(wiring.Component):
         # a cycle after each move: the next carry comes three cycles after one at least (a
         # burst is sized in two steps and offered in the third), and the choice in front of
         # the page number is then between flip-flops, steered by `taking`.
-        for addr, fixed, moved, t_addr in ((src, src_fixed, reads, t_src),
-                                           (dst, dst_fixed, beats, t_dst)):
+        for addr, moved, t_addr in ((src, src_move, t_src), (dst, dst_move, t_dst)):
             offset_sum = addr[:PAGE_BITS] + (moved << shift)
             next_page = Signal(len(addr) - PAGE_BITS, reset_less=True)
             m.d.sync += next_page.eq(addr[PAGE_BITS:] + 1)
             page_carry = Signal()
-            m.d.sync += page_carry.eq(out.valid & out.ready & ~fixed & offset_sum[PAGE_BITS])
+            m.d.sync += page_carry.eq(out.valid & out.ready & offset_sum[PAGE_BITS])
             with m.If((out.valid & out.ready) | taking):
-                with m.If(~out.valid | ~fixed):
-                    m.d.sync += addr[:PAGE_BITS].eq(Mux(out.valid, offset_sum[:PAGE_BITS],
-                                                        t_addr[:PAGE_BITS]))
+                m.d.sync += addr[:PAGE_BITS].eq(Mux(out.valid, offset_sum[:PAGE_BITS],
+                                                    t_addr[:PAGE_BITS]))
             with m.If(taking | page_carry):
                 m.d.sync += addr[PAGE_BITS:].eq(Mux(taking, t_addr[PAGE_BITS:], next_page))
         # Taking the transfer, last: no other write to these registers comes while idle
