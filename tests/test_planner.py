@@ -81,7 +81,8 @@ def test_random_transfers(beat_shift, max_burst):
 
 def test_burst_every_third_cycle():
     """Without back-pressure a burst leaves every third cycle: three-beat bursts keep the
-    data path busy."""
+    data path busy. (And no sooner: the next page number, summed a cycle after a burst
+    moves an address, is ready for the next burst's page carry only then.)"""
     dut = BurstPlanner(addr_width=32, len_width=32, beat_shift=2, max_burst=2)
     cycles = []
 
