@@ -520,14 +520,14 @@ class Channel(Elaboratable):
         # after `go`, so the planner plans the transfer of the cycle before `go`, which the
         # checks judged. It enables the planner's wide registers, so it is one flip-flop:
         # the START pulse (registered beside it from the write that makes it) and what the
-        # next cycle may bring. A run in register mode starts on START, and again once drained if cyclic:
-        # running, plain, not pacing (or its last piece acknowledged now) and none in flight
-        # next (not counting a burst emitted now: that one is in flight then), with `plain`
-        # as it is now (software writes no two registers in a row). A plain descriptor
-        # starts two cycles after it is loaded (chain.py: the registers show it a cycle
-        # later, the checks a cycle after that; one loaded early is launched then too, its
-        # first burst held back until its verdict); a paced one once checked, its pieces
-        # when the pacer hears `req`. A hold without a `go` keeps the planner's
+        # next cycle may bring. A run in register mode starts on START, and again once
+        # drained if cyclic: running, plain, not pacing (or its last piece acknowledged now)
+        # and none in flight next (not counting a burst emitted now: that one is in flight
+        # then), with `plain` as it is now (software writes no two registers in a row). A
+        # plain descriptor starts two cycles after it is loaded (chain.py: the registers
+        # show it a cycle later, the checks a cycle after that; one loaded early is launched
+        # then too, its first burst held back until its verdict); a paced one once checked,
+        # its pieces when the pacer hears `req`. A hold without a `go` keeps the planner's
         # state a cycle longer; a paced transfer's first piece is held only from two cycles
         # after its launch (see ReqAckPacer).
         none_next = Mux(self.retire_valid, one_inflight, none_inflight)    # (none emitted)
