@@ -554,8 +554,9 @@ class ChainWalker:
             with m.Else():
                 # Now the descriptor is complete, as the driver will see it (it leaves the
                 # queues: see complete).
-                # BYTES and EOP: those of the last descriptor completed.
-                m.d.sync += byte_count.eq(self._head_bytes)      # (COMPLETED: Channel)
+                # BYTES and EOP: those of the last descriptor completed (no add follows:
+                # BYTES adds only in register mode, after a START clears it).
+                m.d.sync += byte_count.load(self._head_bytes)    # (COMPLETED: Channel)
                 if self._streams:
                     m.d.sync += regs["STATUS", "EOP"].eq(self._head_eop)
                 with m.If(head.last & ~halting):

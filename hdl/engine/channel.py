@@ -11,7 +11,7 @@ from .chain import ChainWalker
 from .pacing import ReqAckPacer
 from .descriptors import FetchBeat
 from .planner import BurstPlanner
-from .shaping import any_bit, kept
+from .shaping import SumInParts, any_bit, kept
 
 
 __all__ = ["Channel"]
@@ -147,7 +147,8 @@ class Channel(Elaboratable):
         m.d.comb += regs["STATUS", "ERR_CODE"].eq(
             Mux(from_bus, bus_err_code.as_value(),
                 Mux(refused_again, ErrorCode.BAD_DESCRIPTOR, err_code.as_value())))
-        byte_count = regs["BYTES", "VALUE"]
+        byte_count = SumInParts(m, regs["BYTES", "VALUE"], amount_width=len(self.retire_bytes),
+                                name="byte_count")
         completed = regs["COMPLETED", "VALUE"]
         # ERR_ADDR: a bus error's address in a register of its own (taken straight from the
         # mover's, on one LUT of enable), the other sources' in another; a flip-flop picks,
@@ -342,7 +343,7 @@ class Channel(Elaboratable):
         def begin_run():
             m.d.sync += [
                 status["DONE"].eq(0), status["ERROR"].eq(0), regs["STATUS", "EOP"].eq(0),
-                byte_count.eq(0), stop_pending.eq(0),
+                *byte_count.load(0), stop_pending.eq(0),
             ]
 
         def fail_now():
@@ -416,7 +417,7 @@ class Channel(Elaboratable):
         m.d.sync += self._in_run.eq(Mux(self._in_run, ~run_ends, run_begins))
         with m.If(self._in_run):
             with m.If(self.retire_valid):
-                m.d.sync += byte_count.eq(byte_count + self.retire_bytes)
+                m.d.sync += byte_count.add(self.retire_bytes)
             if cfg.streams:
                 with m.If(self.retire_valid & self.retire_end):
                     m.d.sync += regs["STATUS", "EOP"].eq(self.retire_eop & src_stream)
@@ -427,7 +428,7 @@ class Channel(Elaboratable):
                     # (COMPLETED and raise_done: below.)
                     with m.If(cyclic & ~bad):
                         # Again, with the registers as they are now (`trigger`).
-                        m.d.sync += byte_count.eq(0)
+                        m.d.sync += byte_count.load(0)
                     with m.Elif(cyclic):
                         # (BAD_DESCRIPTOR through `refused_again`.)
                         m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),

@@ -408,8 +408,13 @@ class DataMover(wiring.Component):
             entry_bytes = (entry.beats << shift) - entry.first_lane + entry.last_lane + 1 - lanes
         else:
             read_wait, entry_pre, entry_bytes = Const(1), 0, entry.beats << shift
-        advance = ~next_valid & write_queue.r_rdy & (read_done.r_rdy | ~read_wait)
-        m.d.comb += [write_queue.r_en.eq(advance), read_done.r_en.eq(advance & read_wait)]
+        # Both reads from flip-flops alone, each its own LUT (`kept`): shared, ABC chained
+        # them, and the read-done take behind them, into five LUTs on iCE40.
+        advance = kept(m, "advance", ~next_valid & write_queue.r_rdy &
+                       (read_done.r_rdy | ~read_wait))
+        m.d.comb += [write_queue.r_en.eq(advance),
+                     read_done.r_en.eq(kept(m, "read_done_taken", ~next_valid & read_wait &
+                                            write_queue.r_rdy & read_done.r_rdy))]
         with m.If(advance):
             m.d.sync += [next_valid.eq(1), next_burst.eq(entry),
                          next_last.eq(entry.beats + entry_pre - 1),
