@@ -8,10 +8,15 @@ from amaranth_sim import simulate, receive
 from hauler.engine.planner import BurstPlanner, FIXED_MAX_BEATS
 
 
+def shown(dut, transfer):
+    """``transfer`` as the channel shows it: with ``long`` worked out from the length."""
+    return {**transfer, "long": transfer["length"] >= 1 << dut.long_bits}
+
+
 async def start(ctx, dut, transfer):
     """Present ``transfer``, then pulse ``go`` with ``hold`` (as the channel's registers do:
     written in an earlier cycle than the START write), and ``hold`` a cycle more."""
-    ctx.set(dut.transfer, transfer)
+    ctx.set(dut.transfer, shown(dut, transfer))
     await ctx.tick()
     ctx.set(dut.go, 1)
     ctx.set(dut.hold, 1)
@@ -215,10 +220,10 @@ def test_hold_keeps_the_transfer_taken():
     other = dict(src=0xFF0, dst=0x3FFC, length=400, src_fixed=0, dst_fixed=0)
 
     async def bench(ctx):
-        ctx.set(dut.transfer, first)
+        ctx.set(dut.transfer, shown(dut, first))
         await ctx.tick()
         ctx.set(dut.hold, 1)                # held a cycle before `go` too
-        ctx.set(dut.transfer, other)
+        ctx.set(dut.transfer, shown(dut, other))
         await ctx.tick()
         ctx.set(dut.go, 1)
         await ctx.tick()
@@ -257,14 +262,14 @@ def test_descriptor_launched_two_cycles_after_its_load(unaligned):
 
     async def bench(ctx):
         for t in descriptors:
-            ctx.set(dut.transfer, before)       # what the registers held (planner idle)
+            ctx.set(dut.transfer, shown(dut, before))   # what the registers held (planner idle)
             for _ in range(3):
                 await ctx.tick()
-            ctx.set(dut.transfer, t)            # cycle X + 1: the registers show it
+            ctx.set(dut.transfer, shown(dut, t))        # cycle X + 1: the registers show it
             await ctx.tick()
             ctx.set(dut.go, 1)                  # X + 2: the launch, held from here
             ctx.set(dut.hold, 1)
-            ctx.set(dut.transfer, before)       # (whatever they show now is not planned)
+            ctx.set(dut.transfer, shown(dut, before))   # (what they show now is not planned)
             await ctx.tick()
             ctx.set(dut.go, 0)                  # X + 3: held in the cycle after `go`
             await ctx.tick()

@@ -104,18 +104,20 @@ class RegisterBlock(Elaboratable):
             self._pulses_next[reg, field] = Signal(len(sig), name=f"{sig.name}_next")
         return self._pulses_next[reg, field]
 
-    def zero_of(self, reg, field):
-        """Whether this RW field is 0, from flip-flops kept beside it (one a byte lane, set
-        as the lane is written or the field loaded): the paths that judge it meet no
-        compare of its bits."""
-        if (reg, field) not in self._zeros:
-            f = self._field(reg, field)
-            init = self._stored[reg, field].init
-            self._zeros[reg, field] = [
-                Signal(init=(init >> (bit - f.lsb)) % (1 << (end - bit)) == 0,
-                       name=f"{self._stored[reg, field].name}_zero_{bit // 8}")
-                for bit, end in _lanes(f)]
-        return Cat(self._zeros[reg, field]).all()
+    def zero_of(self, reg, field, *, from_bit=0):
+        """Whether this RW field is 0 (its bits from ``from_bit`` of the register up, if
+        given), from flip-flops kept beside it (one a byte lane, or the part of it from
+        ``from_bit``, set as the lane is written or the field loaded): the paths that judge
+        it meet no compare of its bits."""
+        f = self._field(reg, field)
+        stored = self._stored[reg, field]
+        flags = self._zeros.setdefault((reg, field), {})    # (first bit, end) -> flag
+        parts = [(max(bit, from_bit), end) for bit, end in _lanes(f) if from_bit < end]
+        for lo, end in parts:
+            if (lo, end) not in flags:
+                value = (stored.init >> (lo - f.lsb)) % (1 << (end - lo))
+                flags[lo, end] = Signal(init=value == 0, name=f"{stored.name}_zero_{lo}")
+        return Cat(flags[part] for part in parts).all()
 
     def _field(self, reg, field):
         return next(r for r in self.registers if r.name == reg).field(field)
@@ -150,22 +152,24 @@ class RegisterBlock(Elaboratable):
                 # per byte lane, from two flip-flops, maps onto the flip-flops' clock
                 # enables: no per-bit logic.
                 written = Signal(f.width)       # the bits being written: the data, or 0
-                zeros = self._zeros.get((reg.name, f.name))
-                for lane, (bit, end) in enumerate(_lanes(f)):
+                zeros = [(flag, lo, end) for (lo, end), flag in
+                         self._zeros.get((reg.name, f.name), {}).items()]
+                for bit, end in _lanes(f):
                     bits = slice(bit - f.lsb, end - f.lsb)
                     lane_write = sel & lanes[bit // 8]
                     m.d.comb += written[bits].eq(data[bit:end] & lane_write.replicate(end - bit))
                     if f.access == "RW":
                         with m.If(lane_write):
                             m.d.sync += stored[bits].eq(data[bit:end])
-                            if zeros is not None:
-                                m.d.sync += zeros[lane].eq(data[bit:end] == 0)
+                            for flag, lo, hi in zeros:
+                                if bit <= lo < end:
+                                    m.d.sync += flag.eq(data[lo:hi] == 0)
                 if (reg.name, f.name) in self._loads:
                     enable, value = self._loads[reg.name, f.name]
                     with m.If(enable):
                         m.d.sync += stored.eq(value)
-                        for flag, (bit, end) in zip(zeros or (), _lanes(f)):
-                            m.d.sync += flag.eq(value[bit - f.lsb:end - f.lsb] == 0)
+                        for flag, lo, hi in zeros:
+                            m.d.sync += flag.eq(value[lo - f.lsb:hi - f.lsb] == 0)
                 if f.access == "W":
                     # Registered: actions reach the channels from a flip-flop, not from the
                     # register-port decode, and the RW bits written alongside are in place.

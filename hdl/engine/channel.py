@@ -96,8 +96,10 @@ class Channel(Elaboratable):
         self.fault_addr = Signal(config.addr_width)
         self.discard = Signal()
         self.irq = Signal()
-        # LEN = 0 and REQ_BURST = 0 from the register file's flags (asked for now, as below).
+        # LEN = 0 and REQ_BURST = 0 from the register file's flags (asked for now, as below),
+        # and whether LEN is `long` for the planner.
         self._len_zero = regs.zero_of("LEN", "VALUE")
+        self._len_long = ~regs.zero_of("LEN", "VALUE", from_bit=self.planner.long_bits)
         self._start_next = regs.pulse_next_of("CTRL", "START")
         if config.req_ack:
             self._req_burst_zero = regs.zero_of("REQ_BURST", "VALUE")
@@ -268,16 +270,18 @@ class Channel(Elaboratable):
         settled = planner.idle & none_inflight
         if cfg.req_ack:
             self._pacer = pacer = ReqAckPacer(self, m, src=src, dst=dst, length=length,
+                                              long=self._len_long,
                                               src_fixed=src_fixed, dst_fixed=dst_fixed,
                                               settled=settled, halting=halting)
             src, dst = pacer.transfer["src"], pacer.transfer["dst"]
             m.d.comb += [t.length.eq(pacer.transfer["length"]),
+                         t.long.eq(pacer.transfer["long"]),
                          t.final.eq(pacer.transfer["final"])]
             # The chain loads the next descriptor only once this one is wholly planned.
             self.planner_free = planner.idle & ~pacer.pacing
         else:
             self._pacer = None
-            m.d.comb += t.length.eq(length)
+            m.d.comb += [t.length.eq(length), t.long.eq(self._len_long)]
             self.planner_free = planner.idle
         # (A START taken is never halting: see `was_idle`; it needs no `~halting`.)
         go_plain = Signal()

@@ -171,9 +171,11 @@ class DataMover(wiring.Component):
                                        **({"eop": unsigned(1)} if streams else {})})
         # The index of a burst's last step, not its length: no subtraction on the W path.
         # A step writes a beat, except a ``pre`` step, which only reads one into the carry.
+        # (``carry_only``: a `tail` burst of one step, which pops nothing: see `pops`.)
         beat_plan = data.StructLayout({"last": count, "drop": unsigned(1),
-                                       **({"channel": chan_shape, **write_lanes}
-                                          if unaligned else {}), **write_streams})
+                                       **({"channel": chan_shape, "carry_only": unsigned(1),
+                                           **write_lanes} if unaligned else {}),
+                                       **write_streams})
 
         m.submodules.data_fifo = data_fifo = BeatFifo(width=self._data_width,
                                                       depth=self._fifo_depth)
@@ -441,7 +443,8 @@ class DataMover(wiring.Component):
             resp_queue.w_en.eq(start),
         ]
         if unaligned:
-            m.d.comb += plan_in.channel.eq(next_burst.channel)
+            m.d.comb += [plan_in.channel.eq(next_burst.channel),
+                         plan_in.carry_only.eq(next_burst.tail & (next_last == 0))]
             for name in write_lanes:
                 m.d.comb += plan_in[name].eq(next_burst[name])
         to_stream = Const(0)
@@ -511,11 +514,11 @@ class DataMover(wiring.Component):
             last_strb = Signal(lanes, reset_less=True)
             # The final step of a `tail` burst writes from the carry alone. The pop's read
             # address goes to the block RAM, on ECP5's slowest path here: so the pop is one
-            # LUT after W's ready, from terms made of flip-flops (`kept`). (Without the
-            # realigner, `step`'s own LUTs measured better on iCE40.)
-            pops = writing & ~(tail & next_is_last)
-            pop = kept(m, "pop_now", pops & (passive | ~w_mem)) | \
-                (kept(m, "pop_on_ready", pops) & w.ready)
+            # LUT of W's ready and flip-flops, among them whether the next step pops
+            # (`pops`, that is `writing & ~(tail & next_is_last)`, kept with them below).
+            # (Without the realigner, `step`'s own LUTs measured better on iCE40.)
+            pops = Signal()
+            pop = kept(m, "pop", pops & (passive | ~w_mem | w.ready))
         else:
             pop = step
         load = beat_plans.r_rdy & (~writing | (step & next_is_last))
@@ -596,6 +599,15 @@ class DataMover(wiring.Component):
                 first_if_idle.eq(Mux(writing, at_first, beat_plans.r_rdy | at_first)),
             ]
             m.d.sync += at_first.eq(Mux(step, first_if_step, first_if_idle))
+            # `pops` follows `writing`, `tail` and `next_is_last` (above) the same way: one
+            # LUT after `step`, between terms made of flip-flops (the plan's `carry_only`
+            # worked out as it was queued).
+            pops_on = kept(m, "pops_on", ~(tail & (beats_left == 1)))
+            pops_if_step = kept(m, "pops_if_step",
+                                Mux(next_is_last, beat_plans.r_rdy & ~plan.carry_only, pops_on))
+            pops_if_idle = kept(m, "pops_if_idle",
+                                Mux(~writing & beat_plans.r_rdy, ~plan.carry_only, pops))
+            m.d.sync += pops.eq(Mux(step, pops_if_step, pops_if_idle))
             with m.If(load):
                 m.d.sync += [writing_channel.eq(plan.channel),
                              reading_ahead.eq(plan.pre), tail.eq(plan.tail),

@@ -2,6 +2,8 @@
 
 from amaranth.hdl import Mux, Signal
 
+from .shaping import any_bit
+
 
 __all__ = ["ReqAckPacer"]
 
@@ -26,8 +28,8 @@ class ReqAckPacer:
     channel : Channel
     m : Module
         The channel's module.
-    src, dst, length : Value
-        The transfer in the registers.
+    src, dst, length, long : Value
+        The transfer in the registers (``long``: see :func:`~.planner.Transfer`).
     src_fixed, dst_fixed : Value
     settled : Value
         The planner is idle and none of the channel's bursts is in flight.
@@ -39,14 +41,15 @@ class ReqAckPacer:
     pacing : Signal
         A paced transfer is under way: its pieces are not all planned and acknowledged.
     transfer : dict
-        ``src``, ``dst``, ``length`` and ``final`` of the next piece, for the planner.
+        ``src``, ``dst``, ``length``, ``long`` and ``final`` of the next piece, for the
+        planner.
     go : Signal
         The next piece starts: the planner's ``go`` (beside a plain transfer's).
     finishing, may_go_next : Value
         The last piece is acknowledged now; a piece may start in the next cycle.
     """
 
-    def __init__(self, channel, m, *, src, dst, length, src_fixed, dst_fixed, settled,
+    def __init__(self, channel, m, *, src, dst, length, long, src_fixed, dst_fixed, settled,
                  halting):
         regs, planner = channel._regs, channel.planner
         self._halting = halting
@@ -66,6 +69,7 @@ class ReqAckPacer:
         left = Signal(len(length))
         final = Signal()
         piece = Signal(len(length))
+        piece_long = Signal()                   # the piece is `long` (see the planner)
         piece_src = Signal.like(src, reset_less=True)
         piece_dst = Signal.like(dst, reset_less=True)
         # (`final` first, then the piece chosen by it: the compare's carry chain and the
@@ -75,13 +79,16 @@ class ReqAckPacer:
         # which is a step further from `offset`.
         src_offset = Signal.like(offset, reset_less=True)
         dst_offset = Signal.like(offset, reset_less=True)
-        m.d.sync += [final.eq(left <= chunk), piece.eq(Mux(final, left, chunk)),
+        next_piece = Mux(final, left, chunk)
+        m.d.sync += [final.eq(left <= chunk), piece.eq(next_piece),
+                     piece_long.eq(any_bit(m, next_piece[planner.long_bits:], name="long")),
                      src_offset.eq(Mux(src_fixed, 0, offset)),
                      dst_offset.eq(Mux(dst_fixed, 0, offset)),
                      piece_src.eq(src + src_offset), piece_dst.eq(dst + dst_offset)]
         self.transfer = {
             "src": Mux(self.paced, piece_src, src), "dst": Mux(self.paced, piece_dst, dst),
-            "length": Mux(self.paced, piece, length), "final": ~self.paced | final,
+            "length": Mux(self.paced, piece, length), "long": Mux(self.paced, piece_long, long),
+            "final": ~self.paced | final,
         }
 
         flying = Signal()                       # a piece is planned and not yet acknowledged

@@ -1,11 +1,11 @@
 """Burst planner: slices one transfer into bursts that the buses accept."""
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..memport import BEATS_WIDTH
-from .shaping import any_bit, kept
+from .shaping import kept
 
 
 __all__ = ["Transfer", "Burst", "BurstPlanner"]
@@ -34,10 +34,14 @@ def Transfer(addr_width, len_width, streams=False, paced=False):
     stream stands), and ``eop`` asks for tlast after the last byte sent to a stream.
 
     A transfer paced by req/ack (``paced``) is planned piece by piece (a chunk per request);
-    ``final`` says the piece ends the transfer: only then is its last burst ``end``."""
+    ``final`` says the piece ends the transfer: only then is its last burst ``end``.
+
+    ``long`` says the length is ``2 ** long_bits`` bytes or more (``BurstPlanner.long_bits``),
+    from flip-flops kept beside the length: no OR of its bits before the planner's state."""
     return data.StructLayout({
         "src": unsigned(addr_width), "dst": unsigned(addr_width), "length": unsigned(len_width),
-        "src_fixed": unsigned(1), "dst_fixed": unsigned(1), **_stream_fields(streams),
+        "long": unsigned(1), "src_fixed": unsigned(1), "dst_fixed": unsigned(1),
+        **_stream_fields(streams),
         **({"final": unsigned(1)} if paced else {}),
     })
 
@@ -145,6 +149,11 @@ class BurstPlanner(wiring.Component):
         self._unaligned = unaligned
         self._streams = streams
         self._paced = paced
+        bound_bits = Shape.cast(range(max_burst + 1)).width
+        avail_bits = Shape.cast(range(2 * STREAM_MAX_BEATS + 2)).width
+        self._unit_bits = max(bound_bits, avail_bits) if streams else bound_bits
+        #: A transfer of ``2 ** long_bits`` bytes or more is ``long``: longer than a unit.
+        self.long_bits = beat_shift + self._unit_bits
         members = {
             "transfer": In(Transfer(addr_width, len_width, streams, paced)),
             "hold": In(1),
@@ -254,7 +263,7 @@ class BurstPlanner(wiring.Component):
         # The sum of the two is exact at all times: the compares read `low`'s bits and
         # whether `high` is zero, a flip-flop beside it (`high_any`), so no OR of its
         # bits comes before them. (A unit is past every narrow compare's width.)
-        unit_bits = max(width, len(self.avail)) if streams else width
+        unit_bits = self._unit_bits     # (the bounds' width, or `avail`'s if wider: streams)
         value_bits = self._len_width - shift + unaligned
         # (`low` holds less than three units; its top bits are four, not two: they have a
         # write enable of their own, and Yosys makes an enable of fewer than four
@@ -489,7 +498,6 @@ class BurstPlanner(wiring.Component):
         high_any_we = Signal()              # (besides `high_we`)
         high_next = Signal.like(high)
         high_any_next = Signal()        # (each from its own source: no OR after the choice)
-        loaded_high_any = any_bit(m, whole_beats[unit_bits:], name="loaded_high")
         # The refill, decided a cycle ahead: held or planning (no load next), `low` short
         # of a unit and `high` not zero, and no burst offered next (none is now, and none
         # is sized now to be offered), and no cut now (it zeroes `high`); not twice in a
@@ -508,7 +516,7 @@ class BurstPlanner(wiring.Component):
         with m.Elif(~active & ~self.hold):
             m.d.comb += [low_next.eq(whole_beats[:unit_bits]), low_we.eq(1),
                          high_next.eq(whole_beats[unit_bits:]), high_we.eq(1),
-                         high_any_next.eq(loaded_high_any)]
+                         high_any_next.eq(self.transfer.long)]
         with m.Elif(refill):
             m.d.comb += [low_next.eq(Cat(low[:unit_bits], ~low[unit_bits], low[unit_bits])),
                          low_we.eq(1), high_next.eq(high - 1), high_we.eq(1),
