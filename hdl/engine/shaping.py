@@ -56,7 +56,8 @@ class SumInParts:
         self.value = value
         self._low = Signal(min(amount_width + 1, len(value)), name=f"{name}_low")
         self._high = Signal(len(value) - len(self._low), name=f"{name}_high")
-        self._high_next = Signal(len(self._high), init=1, name=f"{name}_high_next")
+        self._high_next = Signal(len(self._high), init=1 % (1 << len(self._high)),
+                                 name=f"{name}_high_next")
         m.d.comb += value.eq(Cat(self._low, self._high))
         m.d.sync += self._high_next.eq(self._high + 1)
 
