@@ -185,7 +185,7 @@ class DMAController(wiring.Component):
             # (the mover reserves it as it takes the burst): the planner judges that.
             wiring.connect(m, bursts, getattr(arbiter, f"ch{n}"))
             m.d.comb += [
-                planner.room.eq(egress.room), planner.reserve.eq(mover.egress_reserve[n]),
+                planner.room.eq(egress.room), planner.reserved.eq(mover.egress_reserved[n]),
                 ingress.enable.eq(channel.stream_in_enable),
                 planner.avail.eq(ingress.avail), planner.packet_end.eq(ingress.packet_end),
                 planner.end_lane.eq(ingress.end_lane),

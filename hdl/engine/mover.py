@@ -83,7 +83,8 @@ class DataMover(wiring.Component):
         for a burst (a bit per channel); room for ``egress_reserve_beats`` is reserved, or
         ``egress_cancel_beats`` given back by a burst dropped after all (one-hot); a beat
         goes in (one-hot, with a shared payload: ``egress_data``, ``egress_strb``,
-        ``egress_last``).
+        ``egress_last``). ``egress_reserved`` is ``egress_reserve`` a cycle later, from
+        flip-flops that do not wait on the burst's take (for the planners).
     """
 
     def __init__(self, *, addr_width, data_width, channels, outstanding, fifo_depth,
@@ -115,6 +116,7 @@ class DataMover(wiring.Component):
             members.update({
                 "ingress": In(stream.Signature(data_width)).array(channels),
                 "egress_room": In(channels), "egress_reserve": Out(channels),
+                "egress_reserved": Out(channels),
                 "egress_reserve_beats": Out(BEATS_WIDTH), "egress_cancel": Out(channels),
                 "egress_cancel_beats": Out(BEATS_WIDTH),
                 "egress_push": Out(channels),
@@ -260,6 +262,10 @@ class DataMover(wiring.Component):
             # every cycle, and `took` says whether it was taken.)
             from_buffer = Signal(reset_less=True)
             m.d.sync += from_buffer.eq(burst.src_stream & ~no_read)
+            # Likewise the channel whose output buffer the burst shown reserves room in
+            # (one-hot), for `egress_reserved`.
+            reserved_for = Signal(self._channels, reset_less=True)
+            m.d.sync += reserved_for.eq(Mux(burst.dst_stream, 1 << channel, 0))
             took_from_buffer = took & from_buffer
         m.d.comb += [
             can_take.eq(ready_to_take),
@@ -297,6 +303,7 @@ class DataMover(wiring.Component):
                 rq_in.one_read.eq(reads == 1),
                 wq_in.stream.eq(burst.dst_stream), wq_in.eop.eq(burst.eop),
                 self.egress_reserve.eq(Mux(take & to_buffer, 1 << channel, 0)),
+                self.egress_reserved.eq(Mux(took, reserved_for, 0)),
                 self.egress_reserve_beats.eq(beats),
             ]
 

@@ -133,11 +133,11 @@ class BurstPlanner(wiring.Component):
         The channel's stream buffer (:class:`~.streams.StreamIngress`): beats there that no
         burst has claimed yet, whether the last of them ends a packet, and its last byte lane.
         A burst emitted from a stream claims its ``reads`` beats.
-    room, reserve : In (with ``streams``)
+    room, reserved : In (with ``streams``)
         The channel's stream output buffer (:class:`~.streams.StreamEgress`): whether it has
         room for a burst (registered there; it counts this channel's reservations late), and
-        the mover reserving room in it now for one of this channel's bursts. A burst to a
-        stream is offered only with room for it (see below).
+        whether the mover reserved room in it for one of this channel's bursts in the cycle
+        before. A burst to a stream is offered only with room for it (see below).
     """
 
     def __init__(self, *, addr_width, len_width, beat_shift, max_burst, unaligned=False,
@@ -166,7 +166,7 @@ class BurstPlanner(wiring.Component):
         }
         if streams:
             members.update(avail=In(range(2 * STREAM_MAX_BEATS + 2)), packet_end=In(1),
-                           end_lane=In(beat_shift), room=In(1, init=1), reserve=In(1))
+                           end_lane=In(beat_shift), room=In(1, init=1), reserved=In(1))
         super().__init__(members)
 
     def _beats_to_page_end(self, addr):
@@ -310,8 +310,7 @@ class BurstPlanner(wiring.Component):
             # on the counts before it. (`avail <= remaining - tail` as one compare, `tail`
             # folded into a low bit: `2 avail + tail <= 2 remaining`; they differ only at
             # `remaining` 0, when nothing is active to cut.)
-            reserved_last = Signal()            # the mover reserved room for us a cycle ago
-            m.d.sync += reserved_last.eq(self.reserve)
+            reserved_last = self.reserved       # the mover reserved room for us a cycle ago
             # Beats of `remaining` above those `avail` can hold only as a test for zero (a
             # LUT tree beside the narrow compare): the full-width compare was a 31-bit carry
             # chain, the iCE40 critical path.
@@ -334,8 +333,9 @@ class BurstPlanner(wiring.Component):
             with m.If(cut_abort):
                 m.d.sync += [last_lane.eq(dst_lane - 1), aborted.eq(1), active.eq(abort_left)]
             # The bounds are sized anyway (their enables wait for no cut), and again in the
-            # next cycle, from the cut transfer.
-            cut = cut_end | cut_abort
+            # next cycle, from the cut transfer. (A LUT tree of flip-flops, kept apart: ABC
+            # had spread it over the enable of `low`, six LUTs deep on iCE40.)
+            cut = kept(m, "cut", cut_end | cut_abort)
         # `remaining + extra <= write_limit` as the whole beats against the limit less
         # the partial ones: the wide bits only as a test for zero (a LUT tree beside the
         # narrow compare, not a carry chain through them); at equality the first bound
