@@ -84,6 +84,8 @@ def _regs(args):
 
 def _synth(args):
     from dataclasses import replace
+    from functools import partial
+    from .engine.datapath import DataPath
     from .synth import DoesNotFit, format_side_by_side, synthesize
     config = args.config
     # The realigner's cost: the same build without it (nor the streams that need it) first,
@@ -96,10 +98,15 @@ def _synth(args):
         builds = builds[-1:]
     columns = []
     for title, build in builds:
-        print(f"hauler synth: {build.key()} on {args.device}", flush=True)
+        target, options = build, {}
+        if args.part == "data-path":
+            target = partial(DataPath, build)
+            options = dict(name=f"{build.key()}_datapath", label="data path")
+        print(f"hauler synth: {build.key()}{' (data path)' if options else ''} on {args.device}",
+              flush=True)
         try:
-            result = synthesize(build, args.device, seeds=args.seeds,
-                                progress=lambda line: print(line, flush=True))
+            result = synthesize(target, args.device, seeds=args.seeds,
+                                progress=lambda line: print(line, flush=True), **options)
         except DoesNotFit as error:
             result = error
         columns.append((title, result))
@@ -266,6 +273,11 @@ def build_parser():
     p.add_argument("--seeds", type=_count("seeds"), default=1, metavar="N",
                    help="place and route each build N times with different placement seeds "
                         "and report the lowest Fmax and each seed's (default 1)")
+    p.add_argument("--part", choices=("core", "data-path"), default="core",
+                   help="what to synthesize: the whole core (default), or its data path alone "
+                        "(burst planners, arbiter, data mover and bus adapter, without the "
+                        "register file and the channels' control), like a bare DMA core such "
+                        "as verilog-axi's axi_cdma")
     _add_config_options(p)
     p.set_defaults(run=_synth)
 

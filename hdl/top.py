@@ -5,18 +5,16 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import registers as regs
-from .bus.axi4 import AXI4Adapter
 from .bus.signatures import AXI4LiteSignature, AXI4Signature, AXIStreamSignature, \
     WishboneSignature
-from .bus.wishbone import WishboneAdapter
 from .config import Config
 from .csr.axil import AXI4LiteCsrSlave
 from .csr.regfile import RegisterBlock, RegisterFile
 from .csr.wishbone import WishboneCsrSlave
-from .engine.arbiter import BurstArbiter, RoundRobinArbiter
+from .engine.arbiter import RoundRobinArbiter
 from .engine.channel import Channel
+from .engine.datapath import burst_arbiter, bus_adapter, data_mover
 from .engine.descriptors import DescriptorUnit, FetchPlan
-from .engine.mover import DataMover
 from .engine.planner import STREAM_MAX_BEATS
 from .engine.portmux import ReadPortArbiter, WritePortArbiter
 from .engine.streams import StreamEgress, StreamIngress
@@ -231,23 +229,13 @@ class DMAController(wiring.Component):
         m.submodules.regfile = RegisterFile(csr_port.csr, blocks)
 
         # --- Engine: channels -> arbiter -> mover -> bus adapter.
-        burst_options = dict(beat_shift=cfg.beat_shift, unaligned=cfg.unaligned,
-                             streams=cfg.streams)
-        m.submodules.arbiter = arbiter = BurstArbiter(addr_width=cfg.addr_width,
-                                                      channels=cfg.channels, **burst_options)
-        m.submodules.mover = mover = DataMover(
-            addr_width=cfg.addr_width, data_width=cfg.data_width, channels=cfg.channels,
-            outstanding=cfg.outstanding, fifo_depth=cfg.fifo_depth, max_burst=cfg.max_burst,
-            unaligned=cfg.unaligned, streams=cfg.streams)
+        m.submodules.arbiter = arbiter = burst_arbiter(cfg)
+        m.submodules.mover = mover = data_mover(cfg)
         wiring.connect(m, arbiter.out, mover.bursts)
-
+        m.submodules.adapter = adapter = bus_adapter(cfg)
         if cfg.master == "axi4":
-            m.submodules.adapter = adapter = AXI4Adapter(addr_width=cfg.addr_width,
-                                                         data_width=cfg.data_width)
             wiring.connect(m, adapter.axi, wiring.flipped(self.m_axi))
         else:
-            m.submodules.adapter = adapter = WishboneAdapter(addr_width=cfg.addr_width,
-                                                             data_width=cfg.data_width)
             wiring.connect(m, adapter.wb, wiring.flipped(self.m_wb))
         if cfg.sg:
             unit = self._descriptor_unit(m, mover, adapter)

@@ -1,5 +1,6 @@
 import json
 import re
+from functools import partial
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from hauler import Config
 from hauler.cli import main
+from hauler.engine.datapath import DataPath
 from hauler.errors import ToolError
 from hauler.synth import (DEVICES, DoesNotFit, SynthResult, not_fitting, format_side_by_side,
                           synthesize)
@@ -305,15 +307,21 @@ def fake_synthesize(monkeypatch):
     import hauler.synth
     asked = _Asked()
 
-    def fake(config, device, *, progress, seeds):
-        asked.append(config)
+    def fake(target, device, *, progress, seeds, name=None, label="core"):
+        # The data path is asked for as a factory of it, named apart from the core's build.
+        config = target.args[0] if isinstance(target, partial) else target
+        assert (label, name) == (("data path", f"{config.key()}_datapath")
+                                 if isinstance(target, partial) else ("core", None))
+        asked.append(target)
         asked.seeds.add(seeds)
         progress("[  0.0 s] done")
         if device == "ice40-up5k" and config.streams:
             raise DoesNotFit("the design does not fit ice40-up5k: nextpnr could not place 6551 "
                              "logic cells of 5280", device, 6551, 5280)
         luts = 4000 + 400 * config.unaligned + 400 * config.streams
-        return _result(device, luts, 300, 2000, {"DP16KD": 1}, 120.0)
+        result = _result(device, luts, 300, 2000, {"DP16KD": 1}, 120.0)
+        result.label = label
+        return result
 
     monkeypatch.setattr(hauler.synth, "synthesize", fake)
     return asked
@@ -371,3 +379,24 @@ def test_cli_synth_refuses_a_bad_seed_count(fake_synthesize, capsys, value):
         main(["synth", "--device", "ecp5-85f", "--seeds", value])
     assert info.value.code == 2 and fake_synthesize == []
     assert f"--seeds: not a number of seeds, 1 or more: '{value}'" in capsys.readouterr().err
+
+
+def test_cli_synth_the_data_path_alone(fake_synthesize, capsys):
+    main(["synth", "--device", "ecp5-85f", "--part", "data-path", "--no-streams"])
+    assert [(target.func, target.args) for target in fake_synthesize] == [
+        (DataPath, (Config(unaligned=False, streams=False),)),
+        (DataPath, (Config(streams=False),))]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"hauler synth: {Config(unaligned=False, streams=False).key()} (data path) " \
+        "on ecp5-85f"
+    assert out[4].startswith("ecp5-85f: data path only")
+    # The realigner's target is the whole core's: not judged on a part.
+    assert out[-1] == ("  unaligned against aligned only: +400 LUT4 equivalents (LUT4 + 2 x "
+                       "CCU2C), +8.7%")
+
+
+def test_cli_synth_refuses_an_unknown_part(fake_synthesize, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["synth", "--device", "ecp5-85f", "--part", "mover"])
+    assert info.value.code == 2 and fake_synthesize == []
+    assert "invalid choice: 'mover'" in capsys.readouterr().err

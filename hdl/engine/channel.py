@@ -10,7 +10,7 @@ from ..registers import XFER_FIELDS, AddressMode, ErrorCode
 from .chain import ChainWalker
 from .pacing import ReqAckPacer
 from .descriptors import FetchBeat
-from .planner import BurstPlanner
+from .datapath import burst_planner
 from .shaping import SumInParts, any_bit, kept
 
 
@@ -79,10 +79,7 @@ class Channel(Elaboratable):
     def __init__(self, config, regs):
         self._config = config
         self._regs = regs
-        self.planner = BurstPlanner(addr_width=config.addr_width, len_width=config.len_width,
-                                    beat_shift=config.beat_shift, max_burst=config.max_burst,
-                                    unaligned=config.unaligned, streams=config.streams,
-                                    paced=config.req_ack)
+        self.planner = burst_planner(config)
         self.retire_valid = Signal()
         self.retire_bytes = Signal(BEATS_WIDTH + config.beat_shift)
         self.retire_end = Signal()
