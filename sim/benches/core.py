@@ -290,6 +290,8 @@ async def cyclic_then_stop(dut):
     await drv.setup_transfer(0, src, dst, length)
     await drv.start(0, cyclic=True)
     while await drv.read("COMPLETED", 0) < 3:
+        # BYTES counts the transfer under way: each restart starts it from 0.
+        assert await drv.read("BYTES", 0) <= length
         await ClockCycles(h.clock, 50)
     assert (await drv.status(0)).busy
     assert h.dut.irq.value == 0              # no CHAIN_END while cycling
@@ -297,6 +299,7 @@ async def cyclic_then_stop(dut):
     status = await drv.wait_idle(0)
     assert status.done and not status.error
     assert await drv.read("COMPLETED", 0) >= 3
+    assert await drv.read("BYTES", 0) == length         # the last transfer's
     assert (await drv.fields("IRQ_STATUS", 0))["CHAIN_END"] == 1 and h.dut.irq.value == 1
     assert h.memory.read(dst, length) == h.memory.read(src, length)
     await h.finish()
