@@ -425,19 +425,17 @@ class Channel(Elaboratable):
             with m.If(drained):
                 with m.If(halting):
                     halt_on_error()
-                # (COMPLETED and raise_done: below. CYCLIC and not refused: again, with the
-                # registers as they are now, `trigger`.)
-                with m.Elif(~cyclic):
-                    finish()
-                with m.Elif(bad):
-                    # (BAD_DESCRIPTOR through `refused_again`.)
-                    m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
-                                 refused_again.eq(1)]
-        # BYTES restarts with a cyclic restart, from its flip-flop (`rearm`), a cycle after
-        # the decision: its enables meet none of the run's decisions, and nothing retires
-        # before the restarted transfer's first burst.
-        with m.If(rearm):
-            m.d.sync += byte_count.load(0)
+                with m.Else():
+                    # (COMPLETED and raise_done: below.)
+                    with m.If(cyclic & ~bad):
+                        # Again, with the registers as they are now (`trigger`).
+                        m.d.sync += byte_count.load(0)
+                    with m.Elif(cyclic):
+                        # (BAD_DESCRIPTOR through `refused_again`.)
+                        m.d.sync += [status["BUSY"].eq(0), status["ERROR"].eq(1),
+                                     refused_again.eq(1)]
+                    with m.Else():
+                        finish()
 
         # A START is taken only while idle: never in a run, as BUSY is set then.
         def take_start():
