@@ -508,13 +508,6 @@ class BurstPlanner(wiring.Component):
         # decision saw it before): it gains a unit as its top bits go from 0 to 1 or from 1
         # to 2 (those above stay 0), no adder (Yosys would share the burst's).
         refill = Signal()
-        # Whether `high` holds more than one unit, for `high_any` after a refill: registered,
-        # so the OR of its bits is not in front of `high_any`. `high` is the same in the
-        # cycle a refill is decided and the next, when it is done: only a load or a refill
-        # moves it, a refill is decided neither in a load's cycle (not held nor planning)
-        # nor in a refill's.
-        more_than_one = Signal()
-        m.d.sync += more_than_one.eq(high[1:].any())
         m.d.sync += refill.eq((self.hold | planning) & ~refill & ~low[unit_bits:].any() &
                               high_any & ~out.valid & ~(planning & (step == 1)) &
                               (~cut if streams else 1))
@@ -527,7 +520,7 @@ class BurstPlanner(wiring.Component):
         with m.Elif(refill):
             m.d.comb += [low_next.eq(Cat(low[:unit_bits], ~low[unit_bits], low[unit_bits])),
                          low_we.eq(1), high_next.eq(high - 1), high_we.eq(1),
-                         high_any_next.eq(more_than_one)]
+                         high_any_next.eq(high[1:].any())]
         with m.Elif(active):
             if streams:
                 m.d.comb += [
