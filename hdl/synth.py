@@ -25,7 +25,7 @@ from .config import Config
 from .errors import ToolError
 
 
-__all__ = ["DEVICES", "DoesNotFit", "PinWrapper", "SynthResult", "synthesize",
+__all__ = ["DEVICES", "Area", "DoesNotFit", "PinWrapper", "SynthResult", "synthesize",
            "format_side_by_side", "UNALIGNED_TARGET_PERCENT", "find_tool", "run_tool",
            "not_fitting"]
 
@@ -105,6 +105,21 @@ _PLACEMENT_SEEDS = 3
 UNALIGNED_TARGET_PERCENT = 30
 
 
+@dataclass(frozen=True)
+class Area:
+    """The cells of a design synthesized: the core's own (see :class:`SynthResult` for the
+    members of the same names) and the pin wrapper's."""
+
+    label: str
+    luts: int
+    carries: int
+    ffs: int
+    ram_blocks: dict
+    packed_ffs: int = 0
+    wrapper_luts: int = 0
+    wrapper_ffs: int = 0
+
+
 class DoesNotFit(ToolError):
     """nextpnr could not place the design on the device.
 
@@ -114,11 +129,24 @@ class DoesNotFit(ToolError):
     needed, available : int or None
         Logic cells the design needs, pin wrapper included, and those the device has, when
         nextpnr's log says.
+    area : Area or None
+        What synthesis made of the design, when it got that far (:func:`synthesize` sets
+        it): how big the core is, and how much of the logic cells needed is the wrapper's.
     """
 
     def __init__(self, message, device, needed=None, available=None):
         super().__init__(message)
         self.device, self.needed, self.available = device, needed, available
+        self.area = None
+
+    def format(self):
+        """The core's area as :meth:`SynthResult.format` shows it, and that it does not fit
+        (with the pin wrapper's cells, which the logic cells needed include)."""
+        area = self.area
+        rows = _area_rows(self.device, area)
+        rows.append(("Fmax", _cells_text(self) + ", pin wrapper included (the wrapper: "
+                     f"{area.wrapper_luts} LUT4, {area.wrapper_ffs} FF)"))
+        return _table(f"{self.device}: {area.label} only, pin wrapper excluded", rows)
 
 
 @dataclass
@@ -183,21 +211,30 @@ class SynthResult:
     def format(self):
         """A short human-readable table."""
         met = "met" if self.fmax_mhz >= self.target_mhz else "MISSED"
-        rows = [("LUT4", str(self.luts))]
-        if self.device == "ecp5-85f":
-            rows.append(("CCU2C", str(self.carries)))
-        rows.append(("FF", str(self.ffs) + (f" (and {self.packed_ffs} in block RAM output "
-                                             f"registers)" if self.packed_ffs else "")))
-        rows += [(name, str(count)) for name, count in sorted(self.ram_blocks.items())]
+        rows = _area_rows(self.device, self)
         rows.append(("Fmax", f"{self.fmax_mhz:.1f} MHz (target {self.target_mhz:g} MHz: {met})"))
-        width = max(len(name) for name, _ in rows)
-        lines = [f"{self.device}: {self.label} only, pin wrapper excluded"]
-        lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+        lines = [_table(f"{self.device}: {self.label} only, pin wrapper excluded", rows)]
         if len(self.fmax_by_seed) > 1:
             lines.append(f"  Fmax by placement seed (the lowest above): "
                          f"{_seeds_text(self.fmax_by_seed)}")
         lines.append(f"  critical path: {self.critical_path[0]} -> {self.critical_path[1]}")
         return "\n".join(lines)
+
+
+def _area_rows(device, area):
+    """Rows of the cells of an :class:`Area` or a :class:`SynthResult`."""
+    rows = [("LUT4", str(area.luts))]
+    if device == "ecp5-85f":
+        rows.append(("CCU2C", str(area.carries)))
+    rows.append(("FF", str(area.ffs) + (f" (and {area.packed_ffs} in block RAM output "
+                                         f"registers)" if area.packed_ffs else "")))
+    rows += [(name, str(count)) for name, count in sorted(area.ram_blocks.items())]
+    return rows
+
+
+def _table(title, rows):
+    width = max(len(name) for name, _ in rows)
+    return "\n".join([title] + [f"  {name:<{width}}  {value}" for name, value in rows])
 
 
 def _seeds_text(fmax_by_seed):
@@ -432,6 +469,17 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
         packed = dev.netlist_pass(netlist)
         if packed:
             (workdir / "top.json").write_text(json.dumps(netlist))
+    wrapper = stat["modules"]["\\" + _TOP]["num_cells_by_type"]
+    area = Area(
+        label=label,
+        luts=_count(cells, dev.lut_cells),
+        carries=_count(cells, dev.carry_cells),
+        ffs=_flip_flops(cells, dev) - packed,
+        packed_ffs=packed,
+        ram_blocks={cell: cells[cell] for cell in dev.ram_cells if cells.get(cell)},
+        wrapper_luts=_count(wrapper, dev.lut_cells),
+        wrapper_ffs=_flip_flops(wrapper, dev),
+    )
 
     def place_and_route(seed, report, log="nextpnr.log"):
         run_tool([nextpnr, *dev.nextpnr_args, "--json", "top.json", "--freq", str(target_mhz),
@@ -450,6 +498,7 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
             if misfit is None:
                 raise
             if not may_fit or seed == _PLACEMENT_SEEDS:
+                misfit.area = area
                 raise misfit from None
             step(f"no legal placement at this density; placing again (seed {seed + 1})")
     reports = {seed: "report.json"}
@@ -477,12 +526,11 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
 
     return SynthResult(
         device=device,
-        luts=sum(cells.get(cell, 0) for cell in dev.lut_cells),
-        carries=sum(cells.get(cell, 0) for cell in dev.carry_cells),
-        ffs=sum(count for cell, count in cells.items() if cell.startswith(dev.ff_prefix)) -
-        packed,
-        packed_ffs=packed,
-        ram_blocks={cell: cells[cell] for cell in dev.ram_cells if cells.get(cell)},
+        luts=area.luts,
+        carries=area.carries,
+        ffs=area.ffs,
+        packed_ffs=area.packed_ffs,
+        ram_blocks=area.ram_blocks,
         fmax_mhz=fmax_by_seed[slowest],
         target_mhz=target_mhz,
         critical_path=(path[0]["from"]["cell"], path[-1]["to"]["cell"]),
@@ -490,6 +538,14 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
         fmax_by_seed=fmax_by_seed,
         label=label,
     )
+
+
+def _count(cells, types):
+    return sum(cells.get(cell, 0) for cell in types)
+
+
+def _flip_flops(cells, dev):
+    return sum(count for cell, count in cells.items() if cell.startswith(dev.ff_prefix))
 
 
 def _percent(base, value):
@@ -513,7 +569,8 @@ def format_side_by_side(device, columns):
         One of :data:`DEVICES`.
     columns : list of (str, SynthResult or DoesNotFit)
         A title and a result per build; a build that does not fit the device shows as such
-        (with the logic cells it needs, when nextpnr said).
+        (with the logic cells it needs, when nextpnr said), beside its area when synthesis
+        gave it.
 
     Returns
     -------
@@ -523,12 +580,13 @@ def format_side_by_side(device, columns):
         build's critical path and the second's extra logic over the first (LUT4 plus two
         per carry cell), against :data:`UNALIGNED_TARGET_PERCENT` for the whole core.
     """
-    results = [(title, r) for title, r in columns if isinstance(r, SynthResult)]
+    # The cells of each build: a result's own, or what synthesis made of one not fitting.
+    areas = [r if isinstance(r, SynthResult) else r.area for _, r in columns]
     names = [("LUT4", lambda r: r.luts)]
     if device == "ecp5-85f":
         names.append(("CCU2C", lambda r: r.carries))
     names.append(("FF", lambda r: r.ffs))
-    rams = sorted({name for _, r in results for name in r.ram_blocks})
+    rams = sorted({name for a in areas if a is not None for name in a.ram_blocks})
     names += [(name, lambda r, name=name: r.ram_blocks.get(name, 0)) for name in rams]
     # The extra column: what the second build adds to the first (the realigner's cost).
     pair = [r for _, r in columns[:2] if isinstance(r, SynthResult)]
@@ -537,7 +595,7 @@ def format_side_by_side(device, columns):
     header = ["", *(title for title, _ in columns)] + (["extra"] if both else [])
     rows = []
     for name, get in names:
-        cells = [str(get(r)) if isinstance(r, SynthResult) else "-" for _, r in columns]
+        cells = [str(get(a)) if a is not None else "-" for a in areas]
         if both:
             base, value = (get(r) for r in pair)
             cells.append(f"{value - base:+d}{_percent(base, value)}")
@@ -550,7 +608,7 @@ def format_side_by_side(device, columns):
     rows.append(["Fmax", *cells])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     target = DEVICES[device].target_mhz
-    label = results[0][1].label if results else "core"
+    label = next((a.label for a in areas if a is not None), "core")
     lines = [f"{device}: {label} only, pin wrapper excluded; Fmax target {target:g} MHz"]
     lines += ["  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                                for i, (cell, w) in enumerate(zip(row, widths))).rstrip()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import rtlil
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,8 +15,8 @@ from hauler import Config
 from hauler.cli import main
 from hauler.engine.datapath import DataPath
 from hauler.errors import ToolError
-from hauler.synth import (DEVICES, DoesNotFit, SynthResult, not_fitting, format_side_by_side,
-                          synthesize)
+from hauler.synth import (DEVICES, Area, DoesNotFit, SynthResult, not_fitting,
+                          format_side_by_side, synthesize)
 
 
 class Standin(wiring.Component):
@@ -226,6 +226,38 @@ def test_a_design_too_big_is_reported_as_such(tmp_path):
     assert not_fitting(log, "ice40-up5k") == (None, False)
 
 
+class TooBig(wiring.Component):
+    """More flip-flops than a UP5K has logic cells, each behind a LUT of its own: a chain in
+    which every bit is the XOR of the two before it."""
+
+    a: In(2)
+    y: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        chain = Signal(5400)
+        m.d.sync += chain.eq(Cat(self.a, *(chain[i] ^ chain[i + 1]
+                                                    for i in range(len(chain) - 2))))
+        m.d.comb += self.y.eq(chain[-1])
+        return m
+
+
+def test_a_design_too_big_still_reports_its_area(tmp_path):
+    with pytest.raises(DoesNotFit) as info:
+        synthesize(TooBig, "ice40-up5k", progress=lambda line: None, workdir=tmp_path)
+    error = info.value
+    assert error.needed > error.available == 5280
+    # The core's own cells from synthesis, and the wrapper's (a few flip-flops: two ports).
+    assert error.area.label == "core"
+    assert error.area.ffs == 5400 and error.area.luts >= 5398
+    assert 0 < error.area.wrapper_ffs < 20
+    lines = error.format().splitlines()
+    assert lines[0] == "ice40-up5k: core only, pin wrapper excluded"
+    assert lines[-1] == (f"  Fmax  does not fit: {error.needed} of 5280 logic cells, pin wrapper "
+                         f"included (the wrapper: {error.area.wrapper_luts} LUT4, "
+                         f"{error.area.wrapper_ffs} FF)")
+
+
 def test_a_design_just_over_the_device_is_reported_as_too_big(tmp_path):
     # A single channel with scatter-gather on the UP5K (2026-11-25): the placer's error then
     # names neither BELs nor the utilisation limit.
@@ -315,10 +347,15 @@ def fake_synthesize(monkeypatch):
         asked.append(target)
         asked.seeds.add(seeds)
         progress("[  0.0 s] done")
-        if device == "ice40-up5k" and config.streams:
-            raise DoesNotFit("the design does not fit ice40-up5k: nextpnr could not place 6551 "
-                             "logic cells of 5280", device, 6551, 5280)
         luts = 4000 + 400 * config.unaligned + 400 * config.streams
+        if device == "ice40-up5k" and config.streams:
+            misfit = DoesNotFit("the design does not fit ice40-up5k: nextpnr could not place "
+                                "6551 logic cells of 5280", device, 6551, 5280)
+            # What synthesis made of it, as `synthesize` attaches it.
+            misfit.area = Area(label=label, luts=luts, carries=0, ffs=2000,
+                               ram_blocks={"SB_RAM40_4K": 17}, wrapper_luts=74,
+                               wrapper_ffs=447)
+            raise misfit
         result = _result(device, luts, 300, 2000, {"DP16KD": 1}, 120.0)
         result.label = label
         return result
@@ -361,9 +398,27 @@ def test_cli_synth_reports_a_build_that_does_not_fit(fake_synthesize, capsys):
     assert info.value.code == 1
     captured = capsys.readouterr()
     assert "does not fit: 6551 of 5280 logic cells" in captured.out
-    assert re.search(r"^  LUT4 +4000 +4400 +- +\+400 \(\+10.0%\)$", captured.out, re.M)
+    # The build that does not fit still shows its area, beside the others.
+    assert re.search(r"^  LUT4 +4000 +4400 +4800 +\+400 \(\+10.0%\)$", captured.out, re.M)
+    assert re.search(r"^  SB_RAM40_4K +0 +0 +17 +\+0$", captured.out, re.M)
     assert captured.err == ("hauler synth: error: the design does not fit ice40-up5k: nextpnr "
                             "could not place 6551 logic cells of 5280\n")
+
+
+def test_cli_synth_shows_the_area_of_one_build_that_does_not_fit(fake_synthesize, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["synth", "--device", "ice40-up5k", "--no-compare"])
+    assert info.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-5:] == [
+        "ice40-up5k: core only, pin wrapper excluded",
+        "  LUT4         4800",
+        "  FF           2000",
+        "  SB_RAM40_4K  17",
+        "  Fmax         does not fit: 6551 of 5280 logic cells, pin wrapper included (the "
+        "wrapper: 74 LUT4, 447 FF)",
+    ]
+    assert captured.err.startswith("hauler synth: error: the design does not fit ice40-up5k")
 
 
 def test_cli_synth_places_each_build_with_the_seeds_asked(fake_synthesize, capsys):
