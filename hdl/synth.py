@@ -119,6 +119,11 @@ class Area:
     wrapper_luts: int = 0
     wrapper_ffs: int = 0
 
+    @property
+    def lut_equivalents(self):
+        """LUT4 cells plus the two LUT4s of each carry cell (as :class:`SynthResult`'s)."""
+        return self.luts + 2 * self.carries
+
 
 class DoesNotFit(ToolError):
     """nextpnr could not place the design on the device.
@@ -588,9 +593,11 @@ def format_side_by_side(device, columns):
     names.append(("FF", lambda r: r.ffs))
     rams = sorted({name for a in areas if a is not None for name in a.ram_blocks})
     names += [(name, lambda r, name=name: r.ram_blocks.get(name, 0)) for name in rams]
-    # The extra column: what the second build adds to the first (the realigner's cost).
-    pair = [r for _, r in columns[:2] if isinstance(r, SynthResult)]
+    # The extra column: what the second build adds to the first (the realigner's cost), in
+    # area when synthesis gave both, in Fmax when both fit.
+    pair = [a for a in areas[:2] if a is not None]
     both = len(pair) == 2
+    both_fit = both and all(isinstance(r, SynthResult) for _, r in columns[:2])
 
     header = ["", *(title for title, _ in columns)] + (["extra"] if both else [])
     rows = []
@@ -602,9 +609,11 @@ def format_side_by_side(device, columns):
         rows.append([name, *cells])
     cells = [f"{r.fmax_mhz:.1f} MHz" if isinstance(r, SynthResult) else _cells_text(r)
              for _, r in columns]
-    if both:
+    if both_fit:
         base, value = pair
         cells.append(f"{value.fmax_mhz - base.fmax_mhz:+.1f} MHz")
+    elif both:
+        cells.append("")
     rows.append(["Fmax", *cells])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     target = DEVICES[device].target_mhz

@@ -324,6 +324,27 @@ def test_side_by_side_ice40_over_target_and_not_fitting():
     assert lines[6:] == ["  critical path, aligned only: core.a -> core.b"]
 
 
+def test_side_by_side_of_builds_that_do_not_fit():
+    # Both too big for the device: their areas and the realigner's cost still show.
+    def misfit(luts, ffs):
+        error = DoesNotFit("no", "ice40-up5k", luts + 500, 5280)
+        error.area = Area(label="core", luts=luts, carries=0, ffs=ffs,
+                          ram_blocks={"SB_RAM40_4K": 22}, wrapper_luts=80, wrapper_ffs=500)
+        return error
+    lines = format_side_by_side("ice40-up5k", [("aligned only", misfit(6000, 4000)),
+                                               ("unaligned", misfit(6600, 4200))]).splitlines()
+    assert lines[0] == "ice40-up5k: core only, pin wrapper excluded; Fmax target 50 MHz"
+    assert lines[1].split() == ["aligned", "only", "unaligned", "extra"]
+    assert lines[2].split() == ["LUT4", "6000", "6600", "+600", "(+10.0%)"]
+    assert lines[3].split() == ["FF", "4000", "4200", "+200", "(+5.0%)"]
+    assert lines[4].split() == ["SB_RAM40_4K", "22", "22", "+0", "(+0.0%)"]
+    assert lines[5].split() == ["Fmax", "does", "not", "fit:", "6500", "of", "5280", "logic",
+                                "cells", "does", "not", "fit:", "7100", "of", "5280", "logic",
+                                "cells"]
+    assert lines[6:] == ["  unaligned against aligned only: +600 LUT4, +10.0% (target at most "
+                         "+30%: met)"]
+
+
 class _Asked(list):
     """The configurations asked for; ``seeds``, the counts of placement seeds asked for."""
 
