@@ -113,8 +113,8 @@ def _synth(args):
     if len(columns) == 1:
         _, result = columns[0]
         if isinstance(result, DoesNotFit):
-            if result.area is not None:
-                print(result.format())      # how big it is, before the error
+            if result.area is not None:     # how big it is, before the error
+                print(result.format())
             raise result
         print(result.format())
         return

@@ -146,8 +146,11 @@ class DoesNotFit(ToolError):
 
     def format(self):
         """The core's area as :meth:`SynthResult.format` shows it, and that it does not fit
-        (with the pin wrapper's cells, which the logic cells needed include)."""
+        (with the pin wrapper's cells, which the logic cells needed include); without an
+        area, only that it does not fit."""
         area = self.area
+        if area is None:
+            return f"{self.device}: {_cells_text(self)}"
         rows = _area_rows(self.device, area)
         rows.append(("Fmax", _cells_text(self) + ", pin wrapper included (the wrapper: "
                      f"{area.wrapper_luts} LUT4, {area.wrapper_ffs} FF)"))

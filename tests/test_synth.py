@@ -315,6 +315,7 @@ def test_side_by_side_ice40_over_target_and_not_fitting():
     assert text.splitlines()[-1] == ("  unaligned against aligned only: +700 LUT4, +35.0% "
                                      "(target at most +30%: MISSED)")
     misfit = DoesNotFit("no", "ice40-up5k", 6551, 5280)
+    assert misfit.format() == "ice40-up5k: does not fit: 6551 of 5280 logic cells"
     lines = format_side_by_side("ice40-up5k", [("aligned only", aligned),
                                                ("unaligned", misfit)]).splitlines()
     assert lines[1].split() == ["aligned", "only", "unaligned"]
