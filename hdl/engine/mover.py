@@ -548,22 +548,16 @@ class DataMover(wiring.Component):
             else:
                 m.d.sync += w_mem.eq(1)
         with m.If(load):
-            m.d.sync += [writing.eq(1), writing_drop.eq(plan.drop)]
+            m.d.sync += [writing.eq(1), writing_drop.eq(plan.drop), beats_left.eq(plan.last),
+                         next_is_last.eq(plan.last == 0),
+                         passive.eq(plan.drop | plan.pre if unaligned else plan.drop)]
             if streams:
                 m.d.sync += [writing_stream.eq(plan.stream), writing_eop.eq(plan.eop)]
         with m.Elif(step & next_is_last):
             m.d.sync += writing.eq(0)
-        # The step counters' next values are picked by flip-flops: idle or at the last step,
-        # the next change is a plan loaded; else a step counted. The handshake only enables
-        # them (one LUT after `step`), no multiplexer select after it.
-        takes_plan = ~writing | next_is_last
-        with m.If(Mux(takes_plan, load, step)):
-            with m.If(takes_plan):
-                m.d.sync += [beats_left.eq(plan.last), next_is_last.eq(plan.last == 0),
-                             passive.eq(plan.drop | plan.pre if unaligned else plan.drop)]
-            with m.Else():
-                m.d.sync += [beats_left.eq(beats_left - 1), next_is_last.eq(beats_left == 1),
-                             passive.eq(writing_drop)]     # a `pre` step is only the first
+        with m.Elif(step):
+            m.d.sync += [beats_left.eq(beats_left - 1), next_is_last.eq(beats_left == 1),
+                         passive.eq(writing_drop)]     # a `pre` step is only the first
 
         if unaligned:
             # The block RAM's output goes into one register only, `last_popped`, loaded as a
