@@ -105,23 +105,45 @@ _PLACEMENT_SEEDS = 3
 UNALIGNED_TARGET_PERCENT = 30
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True)
 class Area:
-    """The cells of a design synthesized: the core's own (see :class:`SynthResult` for the
-    members of the same names) and the pin wrapper's."""
+    """The cells of a design after synthesis: the core's own, and the pin wrapper's.
 
-    label: str
+    Members
+    -------
+    device : str
+        One of :data:`DEVICES`.
+    luts : int
+        LUT4 cells (``SB_LUT4`` on iCE40, ``LUT4`` on ECP5).
+    carries : int
+        ``CCU2C`` carry cells on ECP5 (each holds two LUT4s); 0 on iCE40.
+    ffs : int
+        Flip-flops in the fabric.
+    ram_blocks : dict of str to int
+        Memory cells by Yosys cell type (``SB_RAM40_4K``, ``SB_SPRAM256KA``, ``DP16KD``,
+        ``TRELLIS_DPR16X4``); only those used.
+    packed_ffs : int
+        Flip-flops moved into hard blocks (block RAM output registers on ECP5), not in
+        ``ffs``.
+    label : str
+        What was synthesized: ``"core"``, or a part of it such as ``"data path"``.
+    wrapper_luts, wrapper_ffs : int
+        The pin wrapper's LUT4 cells and flip-flops (none of the above counts them).
+    """
+
+    device: str
     luts: int
     carries: int
     ffs: int
     ram_blocks: dict
     packed_ffs: int = 0
+    label: str = "core"
     wrapper_luts: int = 0
     wrapper_ffs: int = 0
 
     @property
     def lut_equivalents(self):
-        """LUT4 cells plus the two LUT4s of each carry cell (as :class:`SynthResult`'s)."""
+        """LUT4 cells plus the two LUT4s of each carry cell: the logic in one number."""
         return self.luts + 2 * self.carries
 
 
@@ -151,32 +173,19 @@ class DoesNotFit(ToolError):
         area = self.area
         if area is None:
             return f"{self.device}: {_cells_text(self)}"
-        rows = _area_rows(self.device, area)
+        rows = _area_rows(area)
         rows.append(("Fmax", _cells_text(self) + ", pin wrapper included (the wrapper: "
                      f"{area.wrapper_luts} LUT4, {area.wrapper_ffs} FF)"))
         return _table(f"{self.device}: {area.label} only, pin wrapper excluded", rows)
 
 
-@dataclass
-class SynthResult:
-    """Area and speed of the core alone, the pin wrapper excluded.
+@dataclass(kw_only=True)
+class SynthResult(Area):
+    """Area and speed of the core alone, the pin wrapper excluded: an :class:`Area` and what
+    placement and routing made of it.
 
     Members
     -------
-    device : str
-        One of :data:`DEVICES`.
-    luts : int
-        LUT4 cells (``SB_LUT4`` on iCE40, ``LUT4`` on ECP5).
-    carries : int
-        ``CCU2C`` carry cells on ECP5 (each holds two LUT4s); 0 on iCE40.
-    ffs : int
-        Flip-flops in the fabric.
-    packed_ffs : int
-        Flip-flops moved into hard blocks (block RAM output registers on ECP5), not in
-        ``ffs``.
-    ram_blocks : dict of str to int
-        Memory cells by Yosys cell type (``SB_RAM40_4K``, ``SB_SPRAM256KA``, ``DP16KD``,
-        ``TRELLIS_DPR16X4``); only those used.
     fmax_mhz : float
         Fmax nextpnr achieved on the clock after routing; with several placement seeds, the
         lowest (the figure every placement tried reaches).
@@ -190,36 +199,22 @@ class SynthResult:
     fmax_by_seed : dict of int to float
         Fmax of each placement seed tried on the same netlist (nextpnr's figure moves by a
         few percent with the placement alone).
-    label : str
-        What was synthesized: ``"core"``, or a part of it such as ``"data path"``.
     """
 
-    device: str
-    luts: int
-    carries: int
-    ffs: int
-    ram_blocks: dict
     fmax_mhz: float
     target_mhz: float
     critical_path: tuple
     workdir: Path
     fmax_by_seed: dict = None
-    packed_ffs: int = 0
-    label: str = "core"
 
     def __post_init__(self):
         if self.fmax_by_seed is None:
             self.fmax_by_seed = {1: self.fmax_mhz}
 
-    @property
-    def lut_equivalents(self):
-        """LUT4 cells plus the two LUT4s of each carry cell: the logic in one number."""
-        return self.luts + 2 * self.carries
-
     def format(self):
         """A short human-readable table."""
         met = "met" if self.fmax_mhz >= self.target_mhz else "MISSED"
-        rows = _area_rows(self.device, self)
+        rows = _area_rows(self)
         rows.append(("Fmax", f"{self.fmax_mhz:.1f} MHz (target {self.target_mhz:g} MHz: {met})"))
         lines = [_table(f"{self.device}: {self.label} only, pin wrapper excluded", rows)]
         if len(self.fmax_by_seed) > 1:
@@ -229,10 +224,10 @@ class SynthResult:
         return "\n".join(lines)
 
 
-def _area_rows(device, area):
-    """Rows of the cells of an :class:`Area` or a :class:`SynthResult`."""
+def _area_rows(area):
+    """Rows of the cells of an :class:`Area` (a :class:`SynthResult` too)."""
     rows = [("LUT4", str(area.luts))]
-    if device == "ecp5-85f":
+    if area.device == "ecp5-85f":
         rows.append(("CCU2C", str(area.carries)))
     rows.append(("FF", str(area.ffs) + (f" (and {area.packed_ffs} in block RAM output "
                                          f"registers)" if area.packed_ffs else "")))
@@ -479,6 +474,7 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
             (workdir / "top.json").write_text(json.dumps(netlist))
     wrapper = stat["modules"]["\\" + _TOP]["num_cells_by_type"]
     area = Area(
+        device=device,
         label=label,
         luts=_count(cells, dev.lut_cells),
         carries=_count(cells, dev.carry_cells),
@@ -533,18 +529,12 @@ def synthesize(component_factory_or_config, device, *, progress=print, workdir=N
     step("done")
 
     return SynthResult(
-        device=device,
-        luts=area.luts,
-        carries=area.carries,
-        ffs=area.ffs,
-        packed_ffs=area.packed_ffs,
-        ram_blocks=area.ram_blocks,
+        **vars(area),
         fmax_mhz=fmax_by_seed[slowest],
         target_mhz=target_mhz,
         critical_path=(path[0]["from"]["cell"], path[-1]["to"]["cell"]),
         workdir=workdir,
         fmax_by_seed=fmax_by_seed,
-        label=label,
     )
 
 

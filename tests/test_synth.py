@@ -329,7 +329,7 @@ def test_side_by_side_of_builds_that_do_not_fit():
     # Both too big for the device: their areas and the realigner's cost still show.
     def misfit(luts, ffs):
         error = DoesNotFit("no", "ice40-up5k", luts + 500, 5280)
-        error.area = Area(label="core", luts=luts, carries=0, ffs=ffs,
+        error.area = Area(device="ice40-up5k", luts=luts, carries=0, ffs=ffs,
                           ram_blocks={"SB_RAM40_4K": 22}, wrapper_luts=80, wrapper_ffs=500)
         return error
     lines = format_side_by_side("ice40-up5k", [("aligned only", misfit(6000, 4000)),
@@ -374,7 +374,7 @@ def fake_synthesize(monkeypatch):
             misfit = DoesNotFit("the design does not fit ice40-up5k: nextpnr could not place "
                                 "6551 logic cells of 5280", device, 6551, 5280)
             # What synthesis made of it, as `synthesize` attaches it.
-            misfit.area = Area(label=label, luts=luts, carries=0, ffs=2000,
+            misfit.area = Area(device=device, label=label, luts=luts, carries=0, ffs=2000,
                                ram_blocks={"SB_RAM40_4K": 17}, wrapper_luts=74,
                                wrapper_ffs=447)
             raise misfit
