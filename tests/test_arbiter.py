@@ -78,3 +78,29 @@ def test_unregistered_goes_through_round_robin_and_holds_what_it_shows():
 
     simulate(dut, bench, deadline_cycles=50)
     assert taken == [1, 2, 0, 1, 2, 0]
+
+
+def test_lone_channel_goes_straight_through_and_tells_its_planner_from_a_flip_flop():
+    """One channel: the burst is shown in the cycle it is offered (no register: a cycle
+    off the launch); the planner is told it was taken in the next cycle, by a flip-flop,
+    and the burst it still shows then is hidden, so it is taken once."""
+    dut = BurstArbiter(addr_width=32, channels=1)
+
+    async def bench(ctx):
+        ctx.set(dut.ch0.payload.beats, 7)
+        ctx.set(dut.ch0.valid, 1)
+        assert ctx.get(dut.out.valid) and ctx.get(dut.out.payload.burst.beats) == 7
+        assert ctx.get(dut.out.payload.channel) == 0
+        await ctx.tick()
+        assert ctx.get(dut.out.valid) and not ctx.get(dut.ch0.ready)   # not taken yet
+        ctx.set(dut.out.ready, 1)
+        assert not ctx.get(dut.ch0.ready)       # the mover's ready does not reach the planner
+        await ctx.tick()
+        assert ctx.get(dut.ch0.ready)           # taken, said a cycle later
+        assert not ctx.get(dut.out.valid)       # and not shown again
+        ctx.set(dut.ch0.payload.beats, 3)       # the planner's next burst, after the handshake
+        await ctx.tick()
+        assert not ctx.get(dut.ch0.ready)
+        assert ctx.get(dut.out.valid) and ctx.get(dut.out.payload.burst.beats) == 3
+
+    simulate(dut, bench, deadline_cycles=20)

@@ -205,11 +205,13 @@ class DataMover(wiring.Component):
         # --- Read issue: reserve FIFO room, queue the burst for both sides, send the command.
         # The command is the granted burst itself, not a copy in another register: one cycle
         # less from START to AR. Its valid never falls before ready: the burst is held by the
-        # arbiter, and queue room and FIFO room only grow while it waits.
+        # arbiter (or, passed through, by its planner), and queue room and FIFO room only
+        # grow while it waits.
         # The room a burst takes is counted in the cycle after it is issued, off the path of
-        # the issue decision; no burst is issued in that cycle (the arbiter, refilling from
-        # empty, offers none then anyway). Whether the longest burst fits is decided a cycle
-        # ahead, from registers: beats freed in that cycle count a cycle later.
+        # the issue decision; no burst is issued in that cycle (none is shown then: the
+        # arbiter refills from empty, and hides the burst passed through in the cycle after
+        # it is taken). Whether the longest burst fits is decided a cycle ahead, from
+        # registers: beats freed in that cycle count a cycle later.
         free_beats = Signal(range(self._fifo_depth + 1), init=self._fifo_depth)
         took = Signal()
         reserving = Signal(count, reset_less=True)      # the beats of the burst taken
@@ -221,8 +223,9 @@ class DataMover(wiring.Component):
         reads = burst.reads[:count.width] if unaligned else beats
         # A burst that reads nothing (its beats are all in the carry) sends no command, and
         # neither does one that reads from a stream buffer.
-        # (An OR of the bits, not `reads == 0`: Yosys would fold a compare into the carry
-        # chain of `reads - 1` beside it.)
+        # (An OR of the bits, not `reads == 0`, and AxLEN as wide as `reads`, not `reads - 1`
+        # sign-extended: Yosys would take either from the carry out of `reads - 1`, a carry
+        # chain in front of the command's valid and the queues' flags.)
         no_read = ~reads.any() if unaligned else Const(0)
         no_command = Signal(attrs={"keep": 1})
         m.d.comb += no_command.eq((no_read | burst.src_stream) if streams else no_read)
@@ -272,7 +275,7 @@ class DataMover(wiring.Component):
             sends.eq(may_read & ~(no_read | (burst.src_stream if streams else 0))),
             cmd.valid.eq(can_take & sends),
             cmd.payload.addr.eq(burst.src), cmd.payload.beats.eq(reads),
-            cmd.payload.len.eq(reads - 1),
+            cmd.payload.len.eq((reads - 1)[:len(reads)]),
             cmd.payload.fixed.eq(burst.src_fixed),
             take.eq(can_take & (no_command | (may_read & cmd.ready))),
             self.bursts.ready.eq(take),
