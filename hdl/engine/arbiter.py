@@ -132,8 +132,8 @@ class LoneChannel(wiring.Component):
     item, still shown in that cycle, is hidden from the consumer then. So the producer's
     enables start from a flip-flop, not from the consumer's ready (for the bursts: the
     bus's AR ready through the mover), as they would behind a registered arbiter, with no
-    copy of the item. The producer must hold an item until taken and offer none in the
-    cycle after (a planner offers a burst every third cycle at most).
+    copy of the item. An item every other cycle at most (a planner offers a burst every
+    third cycle at most).
 
     Members
     -------
