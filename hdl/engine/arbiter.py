@@ -165,7 +165,7 @@ def BurstArbiter(*, addr_width, channels, unaligned=False, **burst_options):
     a cycle of launch. With the realigner the mover decides more from the burst (the beats
     it reads, whether it reads any) in front of the command's valid and the queues' flags,
     and its copy beside the mover is kept: without it, those paths measured 2-4 MHz slower
-    on iCE40 at a quarter of the placements.
+    on iCE40 at a third of the placements.
     """
     layout = Burst(addr_width, unaligned=unaligned, **burst_options)
     if channels == 1 and not unaligned:
