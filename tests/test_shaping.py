@@ -1,14 +1,15 @@
-"""Logic shaped for synthesis: the OR tree of LUT-sized groups (the OR of its bits at every
+"""Logic shaped for synthesis: a term kept apart (as wide as its value), the OR tree of LUT-sized groups (the OR of its bits at every
 width, each group kept) and the sum in parts (a plain sum, with adds in every cycle)."""
 
 import random
+import re
 
 import pytest
 from amaranth.back import rtlil
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.sim import Simulator
 
-from hauler.engine.shaping import SumInParts, any_bit
+from hauler.engine.shaping import SumInParts, any_bit, kept
 
 from amaranth_sim import simulate
 
@@ -42,6 +43,27 @@ def test_any_bit_groups_are_kept_apart():
     for name in ["tree_0_5", "tree_1_1", "tree_2_0"]:
         assert f"\\{name}" in text
     assert text.count("attribute \\keep 1") >= 9
+
+
+def test_a_kept_term_is_as_wide_as_its_value_and_kept():
+    m = Module()
+    a, b = Signal(20), Signal(20)
+    select = Signal()
+    term = kept(m, "chosen", Mux(select, a, b))
+    assert len(term) == 20
+    text = rtlil.convert(m, ports=[a, b, select, term])
+    assert re.search(r"attribute \\keep 1\n  wire width 20 .*\\chosen\n", text)
+
+    async def bench(ctx):
+        ctx.set(a, 0xABCDE)
+        ctx.set(b, 0x12345)
+        for choice, value in ((1, 0xABCDE), (0, 0x12345)):
+            ctx.set(select, choice)
+            assert ctx.get(term) == value
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 @pytest.mark.parametrize("amounts", ["largest", "random"])

@@ -574,6 +574,12 @@ class BurstPlanner(wiring.Component):
         # a cycle after each move: the next carry comes three cycles after one at least (a
         # burst is sized in two steps and offered in the third), and the choice in front of
         # the page number is then between flip-flops, steered by `taking`.
+        # With streams or req/ack, the transfer's addresses are multiplexers of registers (a
+        # stream side's lane, a paced piece's addresses): kept apart (`keep`), ABC builds
+        # them beside `taking`, not after it, which then meets one LUT in front of the
+        # address flip-flops instead of three.
+        if streams or self._paced:
+            t_src, t_dst = kept(m, "t_src", t_src), kept(m, "t_dst", t_dst)
         for addr, moved, t_addr in ((src, src_move, t_src), (dst, dst_move, t_dst)):
             offset_sum = addr[:PAGE_BITS] + (moved << shift)
             next_page = Signal(len(addr) - PAGE_BITS, reset_less=True)

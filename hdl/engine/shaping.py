@@ -1,6 +1,6 @@
 """Logic shaped for synthesis: terms kept apart, wide ORs built as trees, wide sums in parts."""
 
-from amaranth.hdl import C, Cat, Mux, Signal
+from amaranth.hdl import C, Cat, Mux, Signal, Value
 
 
 __all__ = ["kept", "any_bit", "SumInParts"]
@@ -12,7 +12,7 @@ _LUT_INPUTS = 4
 def kept(m, name, value):
     """``value`` in a signal of its own, kept apart (`keep`) so that ABC builds it from the
     flip-flops it reads and not after the late strobes it is combined with."""
-    term = Signal(name=name, attrs={"keep": 1})
+    term = Signal(len(Value.cast(value)), name=name, attrs={"keep": 1})
     m.d.comb += term.eq(value)
     return term
 
