@@ -10,8 +10,9 @@ _LUT_INPUTS = 4
 
 
 def kept(m, name, value):
-    """``value`` in a signal of its own, kept apart (`keep`) so that ABC builds it from the
-    flip-flops it reads and not after the late strobes it is combined with."""
+    """``value`` in a signal of its own (as wide as it), kept apart (`keep`) so that ABC
+    builds it from the flip-flops it reads and not after the late strobes it is combined
+    with."""
     term = Signal(len(Value.cast(value)), name=name, attrs={"keep": 1})
     m.d.comb += term.eq(value)
     return term
