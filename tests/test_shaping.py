@@ -1,5 +1,6 @@
-"""Logic shaped for synthesis: a term kept apart (as wide as its value), the OR tree of LUT-sized groups (the OR of its bits at every
-width, each group kept) and the sum in parts (a plain sum, with adds in every cycle)."""
+"""Logic shaped for synthesis: a term kept apart (as wide as its value), the OR tree of
+LUT-sized groups (the OR of its bits at every width, each group kept) and the sum in parts (a
+plain sum, with adds in every cycle)."""
 
 import random
 import re
